@@ -1,0 +1,239 @@
+#pragma once
+// One nonblocking libpq connection driven by Boost.Asio coroutines.
+
+#include <pgcoro/batch.hpp>
+#include <pgcoro/connect_options.hpp>
+#include <pgcoro/detail/statement.hpp>
+#include <pgcoro/result.hpp>
+#include <pgcoro/rows.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgcoro {
+
+namespace detail {
+class connection_impl;
+// The single-row streaming primitives behind row_stream (implemented in connection.cpp).
+boost::asio::awaitable<result> stream_next_row(connection_impl& impl);
+void stream_abandon(connection_impl& impl) noexcept;
+} // namespace detail
+
+/// The server's view of the session's transaction (libpq's PQtransactionStatus).
+enum class transaction_status {
+    idle,           ///< not in a transaction block
+    active,         ///< a command is in progress
+    in_transaction, ///< idle inside a valid transaction block
+    in_error,       ///< idle inside a failed transaction block (ROLLBACK needed)
+    unknown,        ///< the connection is bad
+};
+
+template <row_type T> class row_stream;
+
+/// One connection to a PostgreSQL server.
+///
+/// Every operation returns an asio::awaitable and throws pgcoro::error. Parameters are
+/// `$1..$n` placeholders bound in binary format with explicit type OIDs; results come back
+/// in binary. Each distinct statement (SQL text and parameter types) is prepared once and
+/// cached (connect_options::statement_cache_size).
+///
+/// Thread safety: none. A connection belongs to the executor it was connected on; run its
+/// operations from coroutines on that executor (or a strand wrapping it). Exactly one
+/// operation runs at a time: starting a second while one is in progress throws
+/// client_errc::operation_in_progress and leaves the first undisturbed.
+///
+/// Cancellation: operations support terminal cancellation through the awaiting
+/// coroutine's cancellation slot (e.g. a parallel group's loser). A cancelled operation
+/// throws client_errc::operation_aborted; the next operation first sends a cancel request
+/// for whatever may still run on the server and drains its results, so the connection
+/// stays usable.
+///
+/// Destroying a connection (or calling close()) closes the socket through libpq; the fd is
+/// closed exactly once. Destroying it while an operation is suspended is undefined, as for
+/// any Asio I/O object.
+class connection {
+public:
+    connection(connection&&) noexcept;
+    connection& operator=(connection&&) noexcept;
+    ~connection();
+
+    /// Connects: nonblocking libpq handshake, host names resolved with Asio and passed as
+    /// hostaddr, each host attempt bounded by connect_timeout. Throws pgcoro::error with
+    /// client_errc::connect_failed, connect_timeout or invalid_connection_string; messages
+    /// never contain the password.
+    static boost::asio::awaitable<connection> connect(boost::asio::any_io_executor executor,
+                                                      connect_options options);
+    static boost::asio::awaitable<connection> connect(boost::asio::any_io_executor executor,
+                                                      std::string conninfo);
+
+    /// Runs a statement and decodes all its rows into T (a described struct, a std::tuple or
+    /// a single field type).
+    template <row_type T, detail::parameter... Args>
+    boost::asio::awaitable<std::vector<T>> query(std::string_view sql, const Args&... args)
+    {
+        return decode_all<T>(run(detail::make_statement(sql, args...)));
+    }
+
+    /// Exactly one row; client_errc::no_rows or too_many_rows otherwise.
+    template <row_type T, detail::parameter... Args>
+    boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args)
+    {
+        return decode_one<T>(run(detail::make_statement(sql, args...)));
+    }
+
+    /// Zero or one row; client_errc::too_many_rows for more.
+    template <row_type T, detail::parameter... Args>
+    boost::asio::awaitable<std::optional<T>> query_opt(std::string_view sql, const Args&... args)
+    {
+        return decode_optional<T>(run(detail::make_statement(sql, args...)));
+    }
+
+    /// The single value of a one-row, one-column result.
+    template <field_type T, detail::parameter... Args>
+    boost::asio::awaitable<T> scalar(std::string_view sql, const Args&... args)
+    {
+        return decode_one<T>(run(detail::make_statement(sql, args...)));
+    }
+
+    /// Runs a statement; returns the number of rows it affected (command tag count).
+    template <detail::parameter... Args>
+    boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args)
+    {
+        return count_rows(run(detail::make_statement(sql, args...)));
+    }
+
+    /// Runs a statement and returns the undecoded result.
+    template <detail::parameter... Args>
+    boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args)
+    {
+        return run(detail::make_statement(sql, args...));
+    }
+
+    /// Starts a statement in single-row mode: rows are decoded one at a time as they arrive,
+    /// never materialised together. The connection stays busy until the stream has
+    /// returned its end (nullopt) or is destroyed; a stream destroyed early leaves the rest
+    /// to be cancelled and drained by the next operation.
+    template <row_type T, detail::parameter... Args>
+    boost::asio::awaitable<row_stream<T>> stream(std::string_view sql, const Args&... args)
+    {
+        return open_stream<T>(detail::make_statement(sql, args...));
+    }
+
+    /// Runs SQL text through the simple query protocol: several ;-separated statements, no
+    /// parameters, nothing returned (migrations, DDL scripts). Throws the first error.
+    boost::asio::awaitable<void> execute_script(std::string_view sql);
+
+    /// Sends every statement of `statements` in one round trip (libpq pipeline mode) and
+    /// returns one result per statement, in order. See batch for the error semantics.
+    boost::asio::awaitable<std::vector<result>> pipeline(batch statements);
+
+    /// Runs an already-encoded statement (the non-template core of the calls above).
+    boost::asio::awaitable<result> run(detail::statement statement);
+
+    /// Closes the connection now (no round trip to wait for). Idempotent.
+    void close() noexcept;
+
+    /// Connected and not known to be broken. A server-side kill is only noticed at the next
+    /// I/O: a pool pings before trusting an idle connection.
+    bool is_open() const noexcept;
+    transaction_status transaction() const noexcept;
+    int backend_pid() const noexcept;
+    int server_version() const noexcept;
+    /// Number of statements currently prepared on this connection by the cache.
+    std::size_t prepared_statements() const noexcept;
+    boost::asio::any_io_executor get_executor() const noexcept;
+
+private:
+    explicit connection(std::unique_ptr<detail::connection_impl> impl) noexcept;
+    template <row_type T> friend class row_stream;
+
+    template <row_type T> static boost::asio::awaitable<std::vector<T>> decode_all(boost::asio::awaitable<result> op)
+    {
+        result r = co_await std::move(op);
+        co_return rows_as<T>(r);
+    }
+
+    template <row_type T> static boost::asio::awaitable<T> decode_one(boost::asio::awaitable<result> op)
+    {
+        result r = co_await std::move(op);
+        check_single_row(r, false);
+        co_return detail::row_decoder<T>(r).decode(r, 0);
+    }
+
+    template <row_type T>
+    static boost::asio::awaitable<std::optional<T>> decode_optional(boost::asio::awaitable<result> op)
+    {
+        result r = co_await std::move(op);
+        if (!check_single_row(r, true))
+            co_return std::nullopt;
+        co_return detail::row_decoder<T>(r).decode(r, 0);
+    }
+
+    static boost::asio::awaitable<std::uint64_t> count_rows(boost::asio::awaitable<result> op);
+    /// Throws no_rows / too_many_rows; returns whether there is a row.
+    static bool check_single_row(const result& r, bool allow_empty);
+
+    boost::asio::awaitable<void> start_stream(detail::statement statement);
+
+    template <row_type T> boost::asio::awaitable<row_stream<T>> open_stream(detail::statement statement)
+    {
+        co_await start_stream(std::move(statement));
+        co_return row_stream<T>(*impl_);
+    }
+
+    std::unique_ptr<detail::connection_impl> impl_;
+};
+
+/// Rows of a single-row-mode statement, decoded as they arrive (connection::stream).
+/// Move-only; keep the connection alive while the stream exists.
+template <row_type T> class row_stream {
+public:
+    row_stream(row_stream&& other) noexcept
+        : connection_(std::exchange(other.connection_, nullptr)), decoder_(std::move(other.decoder_))
+    {
+    }
+    row_stream& operator=(row_stream&&) = delete;
+    ~row_stream()
+    {
+        if (connection_)
+            detail::stream_abandon(*connection_);
+    }
+
+    /// The next row, or nullopt once the statement has finished (the connection is then free
+    /// again). Throws pgcoro::error for a server error, even after some rows were returned.
+    boost::asio::awaitable<std::optional<T>> next()
+    {
+        if (!connection_)
+            co_return std::nullopt;
+        result row;
+        try {
+            row = co_await detail::stream_next_row(*connection_);
+        } catch (...) {
+            connection_ = nullptr; // the connection already finished the statement
+            throw;
+        }
+        if (row.empty()) {
+            connection_ = nullptr; // end of rows; the connection is free
+            co_return std::nullopt;
+        }
+        if (!decoder_)
+            decoder_.emplace(row);
+        co_return decoder_->decode(row, 0);
+    }
+
+private:
+    friend class connection;
+    explicit row_stream(detail::connection_impl& c) noexcept : connection_(&c) {}
+
+    detail::connection_impl* connection_; // stable: a connection only moves its impl pointer
+    std::optional<detail::row_decoder<T>> decoder_;
+};
+
+} // namespace pgcoro

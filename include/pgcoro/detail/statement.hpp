@@ -1,0 +1,76 @@
+#pragma once
+// A statement with its parameters already encoded, owned by value. Queries encode their
+// arguments eagerly (before the returned awaitable runs), so an awaitable never holds
+// references to the caller's arguments, and a bad parameter (e.g. an embedded NUL) fails
+// before anything is sent.
+
+#include <pgcoro/types/traits.hpp>
+
+#include <boost/container/small_vector.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace pgcoro::detail {
+
+/// Maps an argument type to the field type that encodes it: string literals and char
+/// pointers become std::string_view.
+template <class A> struct param_type { using type = std::remove_cvref_t<A>; };
+template <std::size_t N> struct param_type<char[N]> { using type = std::string_view; };
+template <std::size_t N> struct param_type<const char[N]> { using type = std::string_view; };
+template <> struct param_type<const char*> { using type = std::string_view; };
+template <> struct param_type<char*> { using type = std::string_view; };
+template <class A> using param_type_t = typename param_type<std::remove_cvref_t<A>>::type;
+
+template <class A>
+concept parameter = field_type<param_type_t<A>> || std::is_same_v<std::remove_cvref_t<A>, std::nullopt_t>;
+
+inline constexpr std::size_t max_parameters = 65535; // libpq's PQ_QUERY_PARAM_MAX_LIMIT
+
+struct statement {
+    std::string sql;
+    std::string values;                                  // the binary values, back to back
+    boost::container::small_vector<oid_t, 8> types;      // OID per parameter
+    boost::container::small_vector<int, 8> lengths;      // byte length, -1 for NULL
+
+    std::size_t size() const noexcept { return types.size(); }
+
+    template <class A> void add(const A& argument)
+    {
+        if constexpr (std::is_same_v<std::remove_cvref_t<A>, std::nullopt_t>) {
+            types.push_back(oids::unspecified); // an untyped NULL: the server infers the type
+            lengths.push_back(-1);
+        } else {
+            using P = param_type_t<A>;
+            const std::size_t before = values.size();
+            bool present = encode_field<P>(static_cast<const P&>(argument), values);
+            const std::size_t length = values.size() - before;
+            if (length > 0x3fffffff) // PostgreSQL's 1 GB field limit
+                throw_invalid_parameter("parameter larger than 1 GB");
+            types.push_back(field_oid<P>());
+            lengths.push_back(present ? static_cast<int>(length) : -1);
+        }
+    }
+};
+
+[[noreturn]] void throw_too_many_parameters(std::size_t count);
+/// Rethrows an encoding error with the parameter's position ($1-based) in its message.
+[[noreturn]] void rethrow_parameter_error(const error& e, std::size_t position);
+
+template <parameter... Args> statement make_statement(std::string_view sql, const Args&... args)
+{
+    if (sizeof...(Args) > max_parameters)
+        throw_too_many_parameters(sizeof...(Args));
+    statement s;
+    s.sql.assign(sql);
+    try {
+        (s.add(args), ...);
+    } catch (const error& e) {
+        rethrow_parameter_error(e, s.size() + 1);
+    }
+    return s;
+}
+
+} // namespace pgcoro::detail

@@ -1,0 +1,11 @@
+#pragma once
+// Everything public in pgcoro.
+
+#include <pgcoro/batch.hpp>
+#include <pgcoro/connect_options.hpp>
+#include <pgcoro/connection.hpp>
+#include <pgcoro/error.hpp>
+#include <pgcoro/logger.hpp>
+#include <pgcoro/result.hpp>
+#include <pgcoro/rows.hpp>
+#include <pgcoro/types.hpp>

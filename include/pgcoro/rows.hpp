@@ -1,0 +1,137 @@
+#pragma once
+// Decoding a result into C++ rows: Boost.Describe structs (columns matched by name),
+// std::tuple (by position) and single values. Column types are checked once per result,
+// before any value is decoded.
+
+#include <pgcoro/result.hpp>
+
+#include <boost/describe/members.hpp>
+#include <boost/mp11/algorithm.hpp>
+
+#include <array>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+namespace pgcoro {
+
+template <class T> struct is_tuple : std::false_type {};
+template <class... Ts> struct is_tuple<std::tuple<Ts...>> : std::true_type {};
+
+/// A struct described with BOOST_DESCRIBE_STRUCT whose public members are all field types.
+template <class T>
+concept described_row = std::is_class_v<T> && !field_type<T> && !is_tuple<T>::value &&
+                        boost::describe::has_describe_members<T>::value;
+
+/// Anything a row can be decoded into.
+template <class T>
+concept row_type = field_type<T> || is_tuple<T>::value || described_row<T>;
+
+namespace detail {
+
+using public_members = std::integral_constant<unsigned, boost::describe::mod_public>;
+
+template <class T> constexpr std::size_t row_width()
+{
+    if constexpr (field_type<T>)
+        return 1;
+    else if constexpr (is_tuple<T>::value)
+        return std::tuple_size_v<T>;
+    else
+        return boost::mp11::mp_size<boost::describe::describe_members<T, public_members::value>>::value;
+}
+
+[[noreturn]] void throw_column_count(const result& r, std::size_t expected, std::string_view cpp_type);
+[[noreturn]] void throw_column_not_found(std::string_view member, std::string_view cpp_type);
+
+/// Maps the row type's fields to result columns and checks their types, once per result.
+/// decode() then reads any row of a result with the same shape (single-row streaming
+/// reuses one decoder for every row).
+template <row_type T> class row_decoder {
+public:
+    explicit row_decoder(const result& r) { bind(r); }
+
+    T decode(const result& r, std::size_t row) const
+    {
+        if constexpr (field_type<T>) {
+            return decode_one<T>(r, row, 0);
+        } else if constexpr (is_tuple<T>::value) {
+            return [&]<std::size_t... I>(std::index_sequence<I...>) {
+                return T{decode_one<std::tuple_element_t<I, T>>(r, row, I)...};
+            }(std::make_index_sequence<std::tuple_size_v<T>>{});
+        } else {
+            T value{};
+            std::size_t index = 0;
+            boost::mp11::mp_for_each<boost::describe::describe_members<T, public_members::value>>(
+                [&](auto member) {
+                    using M = std::remove_cvref_t<decltype(value.*member.pointer)>;
+                    value.*member.pointer = decode_one<M>(r, row, columns_[index++]);
+                });
+            return value;
+        }
+    }
+
+private:
+    template <field_type F> static F decode_one(const result& r, std::size_t row, std::size_t column)
+    {
+        try {
+            return detail::decode_field<F>(r.field(row, column), r.column_type(column));
+        } catch (const error&) {
+            rethrow_with_column(r, column, cpp_type_name(typeid(F)));
+        }
+    }
+
+    template <field_type F> static void check(const result& r, std::size_t column)
+    {
+        if (!detail::field_accepts<F>(r.column_type(column)))
+            throw_type_mismatch(r, column, cpp_type_name(typeid(F)));
+    }
+
+    void bind(const result& r)
+    {
+        if constexpr (field_type<T>) {
+            if (r.columns() != 1)
+                throw_column_count(r, 1, cpp_type_name(typeid(T)));
+            check<T>(r, 0);
+        } else if constexpr (is_tuple<T>::value) {
+            if (r.columns() != std::tuple_size_v<T>)
+                throw_column_count(r, std::tuple_size_v<T>, cpp_type_name(typeid(T)));
+            [&]<std::size_t... I>(std::index_sequence<I...>) {
+                (check<std::tuple_element_t<I, T>>(r, I), ...);
+            }(std::make_index_sequence<std::tuple_size_v<T>>{});
+        } else {
+            std::size_t index = 0;
+            boost::mp11::mp_for_each<boost::describe::describe_members<T, public_members::value>>(
+                [&](auto member) {
+                    using M = std::remove_cvref_t<decltype(std::declval<T&>().*member.pointer)>;
+                    static_assert(field_type<M>, "every public member of a row struct must be a "
+                                                 "field type (see pgcoro/types/traits.hpp)");
+                    auto column = r.find_column(member.name);
+                    if (!column)
+                        throw_column_not_found(member.name, cpp_type_name(typeid(T)));
+                    check<M>(r, *column);
+                    columns_[index++] = *column;
+                });
+        }
+    }
+
+    std::array<std::size_t, row_width<T>()> columns_{};
+};
+
+} // namespace detail
+
+/// Decodes every row of `r` into T. Throws pgcoro::error (type_mismatch, column_not_found,
+/// column_count_mismatch, unexpected_null, malformed_value) naming the column.
+template <row_type T> std::vector<T> rows_as(const result& r)
+{
+    std::vector<T> rows;
+    if (r.columns() == 0 && r.empty())
+        return rows; // a command without a result set (INSERT without RETURNING)
+    detail::row_decoder<T> decoder(r);
+    rows.reserve(r.size());
+    for (std::size_t i = 0; i < r.size(); ++i)
+        rows.push_back(decoder.decode(r, i));
+    return rows;
+}
+
+} // namespace pgcoro
