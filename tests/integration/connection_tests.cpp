@@ -32,6 +32,7 @@ BOOST_DESCRIBE_STRUCT(account, (), (id, owner, balance))
 std::string server_port()
 {
     std::string url = test::dsn();
+    url = url.substr(0, url.find('?'));
     auto colon = url.rfind(':');
     auto slash = url.find('/', colon);
     return url.substr(colon + 1, slash - colon - 1);
@@ -41,6 +42,7 @@ std::string with_host(std::string_view hosts, std::string_view ports)
 {
     // The DSN is postgresql://user:password@127.0.0.1:port/db; rebuild it as key=value.
     std::string url = test::dsn();
+    url = url.substr(0, url.find('?'));
     auto scheme = url.find("://") + 3;
     auto at = url.find('@', scheme);
     auto colon = url.find(':', scheme);
