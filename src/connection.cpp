@@ -1030,6 +1030,7 @@ void rethrow_parameter_error(const error& e, std::size_t position)
 // ---- connection ------------------------------------------------------------------------
 
 connection::connection(std::unique_ptr<detail::connection_impl> impl) noexcept : impl_(std::move(impl)) {}
+connection::connection() noexcept = default;
 connection::connection(connection&&) noexcept = default;
 connection& connection::operator=(connection&&) noexcept = default;
 connection::~connection() = default;

@@ -60,6 +60,10 @@ template <row_type T> class row_stream;
 /// any Asio I/O object.
 class connection {
 public:
+    /// A closed connection (every operation throws connection_closed) until a connected one
+    /// is moved in. Exists so connections can be held in optionals, containers and Asio
+    /// completion values (co_spawn needs a default-constructible result).
+    connection() noexcept;
     connection(connection&&) noexcept;
     connection& operator=(connection&&) noexcept;
     ~connection();

@@ -4,7 +4,8 @@
 
 #include <pgcoro/types/array.hpp>
 
-#include <cstring>
+#include <boost/endian/conversion.hpp>
+
 #include <limits>
 
 namespace pgcoro::detail {
@@ -21,13 +22,7 @@ constexpr std::size_t flags_offset = 4; // after ndim
 
 void write_be_at(std::string& out, std::size_t at, std::int32_t value) noexcept
 {
-    char buffer[4];
-    const auto u = static_cast<std::uint32_t>(value);
-    buffer[0] = static_cast<char>(u >> 24);
-    buffer[1] = static_cast<char>(u >> 16);
-    buffer[2] = static_cast<char>(u >> 8);
-    buffer[3] = static_cast<char>(u);
-    std::memcpy(out.data() + at, buffer, sizeof buffer);
+    boost::endian::store_big_s32(reinterpret_cast<unsigned char*>(out.data() + at), value);
 }
 
 } // namespace

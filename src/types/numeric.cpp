@@ -36,6 +36,7 @@ bool is_space(char c) noexcept
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
+// ASCII-only and locale-independent, like PostgreSQL's pg_strncasecmp (b is lower case).
 bool iequals(std::string_view a, std::string_view b) noexcept
 {
     if (a.size() != b.size())
@@ -185,8 +186,9 @@ void encode_finite(std::string_view text, std::string& out)
     for (std::size_t i = first; i <= last; ++i) {
         const std::int64_t p = position(i);
         const std::int64_t group = floor_div(p, decimal_digits_per_digit);
+        const std::int64_t power = p - group * decimal_digits_per_digit;
         base_digits[static_cast<std::size_t>(weight - group)] +=
-            digits[i] * powers_of_ten[static_cast<std::size_t>(p - group * decimal_digits_per_digit)];
+            digits[i] * powers_of_ten[static_cast<std::size_t>(power)];
     }
 
     append_header(out, ndigits, weight, negative ? sign_negative : sign_positive, dscale);

@@ -166,6 +166,48 @@ BOOST_AUTO_TEST_CASE(unanswered_startup_times_out_at_connect_timeout)
     BOOST_TEST((took < 3s));
 }
 
+BOOST_AUTO_TEST_CASE(a_hung_first_host_does_not_stop_the_second_from_being_tried)
+{
+    // One deadline per host attempt: a single deadline for the whole string would expire
+    // on the first host and never try the second.
+    silent_listener listener;
+    auto start = std::chrono::steady_clock::now();
+    auto value = test::run([&]() -> asio::awaitable<std::int32_t> {
+        pgcoro::connect_options options;
+        options.conninfo = with_host("127.0.0.1,127.0.0.1", std::to_string(listener.port()) + "," + server_port());
+        options.connect_timeout = 500ms;
+        auto db = co_await test::connect(options);
+        co_return co_await db.scalar<std::int32_t>("SELECT 8");
+    });
+    BOOST_TEST(value == 8);
+    auto took = std::chrono::steady_clock::now() - start;
+    BOOST_TEST((took >= 450ms));
+    BOOST_TEST((took < 3s));
+}
+
+BOOST_AUTO_TEST_CASE(cancelled_connect_stops_promptly_and_leaks_nothing)
+{
+    silent_listener listener;
+    test::run([&]() -> asio::awaitable<void> { co_await test::connect(); }); // warm lazily opened fds
+    std::size_t before = open_fd_count();
+    auto start = std::chrono::steady_clock::now();
+    test::run([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        pgcoro::connect_options options;
+        options.conninfo = with_host("127.0.0.1", std::to_string(listener.port()));
+        options.connect_timeout = 10s;
+        asio::steady_timer timer(ex, 200ms);
+        auto outcome = co_await asio::experimental::make_parallel_group(
+                           asio::co_spawn(ex, pgcoro::connection::connect(ex, std::move(options)), asio::deferred),
+                           timer.async_wait(asio::deferred))
+                           .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+        BOOST_TEST(std::get<0>(outcome)[0] == 1u); // the timer won
+        BOOST_TEST(static_cast<bool>(std::get<1>(outcome)));
+    });
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 2s));
+    BOOST_TEST(open_fd_count() == before);
+}
+
 BOOST_AUTO_TEST_CASE(wrong_password_error_never_contains_the_password)
 {
     const std::string secret = "Sup3rSecretPassw0rd";

@@ -116,7 +116,8 @@ struct timestamp_traits {
         if (unix_microseconds > std::numeric_limits<rep>::max() / ticks_per_microsecond ||
             unix_microseconds < std::numeric_limits<rep>::min() / ticks_per_microsecond)
             throw_datetime_does_not_fit(Type, "std::chrono::time_point");
-        const time_point result{Duration{static_cast<rep>(unix_microseconds * ticks_per_microsecond)}};
+        const time_point result{
+            Duration{static_cast<rep>(unix_microseconds * ticks_per_microsecond)}};
         // A finite value must not come back as ±infinity when re-encoded.
         if (result == time_point::max() || result == time_point::min())
             throw_datetime_does_not_fit(Type, "std::chrono::time_point");

@@ -14,6 +14,7 @@
 #include <pgcoro/types/traits.hpp>
 
 #include <boost/core/type_name.hpp>
+#include <boost/describe/enum.hpp>
 #include <boost/describe/enumerators.hpp>
 #include <boost/mp11/algorithm.hpp>
 
