@@ -149,7 +149,7 @@ public:
     connection_impl& operator=(const connection_impl&) = delete;
 
     asio::awaitable<void> connect();
-    asio::awaitable<result> execute(statement& s);
+    asio::awaitable<result> execute(statement s);
     asio::awaitable<void> execute_script(std::string sql);
     asio::awaitable<std::vector<result>> pipeline(batch& b);
     asio::awaitable<void> start_stream(statement& s);
@@ -229,7 +229,19 @@ private:
     asio::awaitable<PGresult*> next_result();
     asio::awaitable<result> collect(std::string_view sql);
     asio::awaitable<void> drain_copy_out();
-    asio::awaitable<const char*> prepared_name(statement& s);
+    /// The cached statement name for `s`, or nullptr (then prepare() it). Synchronous: the
+    /// hot path of a cached statement creates no coroutine frame.
+    const char* cached_name(const statement& s);
+    asio::awaitable<const char*> prepare(statement& s);
+    /// Tries to flush libpq's output without waiting: true when all was sent, false when
+    /// the socket is full (then co_await flush()). Lets the common case skip a coroutine.
+    bool flushed()
+    {
+        int status = PQflush(conn_);
+        if (status < 0)
+            throw_lost(diagnostics_from(nullptr, conn_));
+        return status == 0;
+    }
     asio::awaitable<void> deallocate(const std::string& name);
     void send(const statement& s, const char* name);
     [[noreturn]] void throw_send_failed();
@@ -592,7 +604,15 @@ asio::awaitable<result> connection_impl::collect(std::string_view sql)
     result last;
     result failure;
     bool saw_copy = false;
-    while (PGresult* raw = co_await next_result()) {
+    for (;;) {
+        // The common case has the result parsed already: no coroutine needed.
+        PGresult* raw = nullptr;
+        if (PQisBusy(conn_))
+            raw = co_await next_result();
+        else
+            raw = PQgetResult(conn_);
+        if (!raw)
+            break;
         result res(raw);
         switch (PQresultStatus(raw)) {
         case PGRES_TUPLES_OK:
@@ -606,7 +626,8 @@ asio::awaitable<result> connection_impl::collect(std::string_view sql)
             saw_copy = true;
             if (PQputCopyEnd(conn_, "COPY is not supported through the query API") < 0)
                 throw_lost(diagnostics_from(nullptr, conn_));
-            co_await flush();
+            if (!flushed())
+                co_await flush();
             break;
         case PGRES_COPY_OUT:
             saw_copy = true;
@@ -702,7 +723,8 @@ asio::awaitable<void> connection_impl::deallocate(const std::string& name)
     if (!PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1))
         throw_send_failed();
     dirty_ = true;
-    co_await flush();
+    if (!flushed())
+        co_await flush();
     try {
         co_await collect(sql);
     } catch (const error& e) {
@@ -712,16 +734,22 @@ asio::awaitable<void> connection_impl::deallocate(const std::string& name)
     }
 }
 
-asio::awaitable<const char*> connection_impl::prepared_name(statement& s)
+const char* connection_impl::cached_name(const statement& s)
 {
     build_key(s);
-    if (const std::string* name = cache_.find(key_))
-        co_return name->c_str();
+    const std::string* name = cache_.find(key_);
+    return name ? name->c_str() : nullptr;
+}
+
+asio::awaitable<const char*> connection_impl::prepare(statement& s)
+{
+    // key_ was built by cached_name().
     std::string name = "pgcoro_" + std::to_string(++statement_counter_);
     if (!PQsendPrepare(conn_, name.c_str(), s.sql.c_str(), static_cast<int>(s.size()), s.types.data()))
         throw_send_failed();
     dirty_ = true;
-    co_await flush();
+    if (!flushed())
+        co_await flush();
     co_await collect(s.sql); // a syntax error throws here and nothing is cached
     std::optional<std::string> evicted = cache_.insert(key_, name);
     const std::string* stored = cache_.find(key_);
@@ -736,7 +764,8 @@ asio::awaitable<void> connection_impl::recover()
     // sending. Ask the server to stop, then read everything it still sends (7.3), in
     // bounded time; failing that the connection is closed rather than reused dirty.
     auto body = [this]() -> asio::awaitable<void> {
-        co_await flush();
+        if (!flushed())
+            co_await flush();
         if (PQtransactionStatus(conn_) == PQTRANS_ACTIVE) {
             PGcancel* cancel = PQgetCancel(conn_);
             if (cancel) {
@@ -767,7 +796,8 @@ asio::awaitable<void> connection_impl::recover()
             if (synced || !PQpipelineSync(conn_))
                 throw_lost(diagnostics_from(nullptr, conn_));
             synced = true;
-            co_await flush();
+            if (!flushed())
+                co_await flush();
         }
         if (PQstatus(conn_) != CONNECTION_OK)
             throw_lost(diagnostics_from(nullptr, conn_));
@@ -788,7 +818,7 @@ asio::awaitable<void> connection_impl::recover()
 
 // ---- operations ------------------------------------------------------------------------
 
-asio::awaitable<result> connection_impl::execute(statement& s)
+asio::awaitable<result> connection_impl::execute(statement s)
 {
     bool needs_recovery = enter();
     busy_guard guard{*this};
@@ -796,10 +826,14 @@ asio::awaitable<result> connection_impl::execute(statement& s)
         co_await recover();
     for (int attempt = 0;; ++attempt) {
         const char* name = nullptr;
-        if (options_.statement_cache_size > 0)
-            name = co_await prepared_name(s);
+        if (options_.statement_cache_size > 0) {
+            name = cached_name(s);
+            if (!name)
+                name = co_await prepare(s);
+        }
         send(s, name);
-        co_await flush();
+        if (!flushed())
+            co_await flush();
         try {
             co_return co_await collect(s.sql);
         } catch (const error& e) {
@@ -823,7 +857,8 @@ asio::awaitable<void> connection_impl::execute_script(std::string text)
     if (!PQsendQuery(conn_, text.c_str()))
         throw_send_failed();
     dirty_ = true;
-    co_await flush();
+    if (!flushed())
+        co_await flush();
     co_await collect(text);
 }
 
@@ -835,12 +870,16 @@ asio::awaitable<void> connection_impl::start_stream(statement& s)
         if (needs_recovery)
             co_await recover();
         const char* name = nullptr;
-        if (options_.statement_cache_size > 0)
-            name = co_await prepared_name(s);
+        if (options_.statement_cache_size > 0) {
+            name = cached_name(s);
+            if (!name)
+                name = co_await prepare(s);
+        }
         send(s, name);
         if (!PQsetSingleRowMode(conn_))
             throw error(client_errc::protocol_violation, "could not enter single-row mode");
-        co_await flush();
+        if (!flushed())
+            co_await flush();
         started = true;
     } catch (...) {
         if (!started)
@@ -853,7 +892,11 @@ asio::awaitable<void> connection_impl::start_stream(statement& s)
 asio::awaitable<result> connection_impl::stream_next_row()
 {
     try {
-        PGresult* raw = co_await next_result();
+        PGresult* raw = nullptr;
+        if (PQisBusy(conn_))
+            raw = co_await next_result();
+        else
+            raw = PQgetResult(conn_);
         if (raw && PQresultStatus(raw) == PGRES_SINGLE_TUPLE)
             co_return result(raw);
         // The zero-row TUPLES_OK that ends the rows, or an error (possibly after some rows):
@@ -947,7 +990,8 @@ asio::awaitable<std::vector<result>> connection_impl::pipeline(batch& b)
             throw_send_failed();
         items.push_back({item_kind::sync, 0, {}, {}});
     }
-    co_await flush();
+    if (!flushed())
+        co_await flush();
 
     results.resize(statements.size());
     std::optional<error> first_error;
@@ -1049,11 +1093,20 @@ asio::awaitable<connection> connection::connect(asio::any_io_executor executor, 
     return connect(std::move(executor), std::move(options));
 }
 
+namespace {
+template <class T> asio::awaitable<T> fail_closed()
+{
+    throw error(client_errc::connection_closed, "the connection is closed (default-constructed or moved from)");
+    co_return T{};
+}
+} // namespace
+
 asio::awaitable<result> connection::run(detail::statement statement)
 {
+    // No coroutine of its own: the statement moves straight into execute()'s frame.
     if (!impl_)
-        throw error(client_errc::connection_closed, "the connection was moved from");
-    co_return co_await impl_->execute(statement);
+        return fail_closed<result>();
+    return impl_->execute(std::move(statement));
 }
 
 asio::awaitable<void> connection::execute_script(std::string_view sql)
