@@ -95,3 +95,15 @@ BOOST_AUTO_TEST_CASE(statement_cache_survives_many_evictions)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(long_long_parameters)
+
+BOOST_AUTO_TEST_CASE(long_long_binds_as_int8)
+{
+    auto s = pgcoro::detail::make_statement("SELECT $1", 5LL);
+    BOOST_TEST(s.types[0] == oids::int8);
+    BOOST_TEST(s.lengths[0] == 8);
+    BOOST_TEST(pgcoro::type_traits<long long>::decode(s.values, oids::int8) == 5LL);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace pgcoro {
@@ -134,6 +135,12 @@ template <> struct type_traits<std::int16_t> : detail::integer_traits<std::int16
 template <> struct type_traits<std::int32_t> : detail::integer_traits<std::int32_t> {};
 /// std::int64_t ↔ int8; also decodes int2 and int4.
 template <> struct type_traits<std::int64_t> : detail::integer_traits<std::int64_t> {};
+
+/// `long long` is int8 too where it is a different type from std::int64_t (LP64 Linux, where
+/// int64_t is `long`), so literals such as 5LL bind without a cast.
+template <class T>
+    requires(std::is_same_v<T, long long> && !std::is_same_v<long long, std::int64_t>)
+struct type_traits<T> : detail::integer_traits<long long> {};
 
 /// float ↔ float4 (IEEE-754 single, NaN and ±infinity included).
 template <> struct type_traits<float> {

@@ -13,7 +13,9 @@
 //
 // encode throws pgcoro::error(client_errc::invalid_parameter) for values PostgreSQL cannot
 // hold; decode throws pgcoro::error(client_errc::malformed_value) for a buffer of the wrong
-// size or content and never reads outside `bytes`. NULL never reaches a codec: std::optional
+// size or content (or a value the C++ type cannot represent) and never reads outside
+// `bytes`; type_mismatch when called with a column type accepts() rejects (the row layer
+// checks accepts() first); unexpected_null for a NULL array element of a non-optional type. NULL never reaches a codec: std::optional
 // handles it (see detail::encode_value / detail::decode_value).
 //
 // Example: a user type stored as text
