@@ -50,8 +50,8 @@ asio::awaitable<void> hello(std::string conninfo)
     auto id = co_await db.scalar<std::int64_t>(
         "INSERT INTO hello_users (name, email, profile) VALUES ($1, $2, $3) RETURNING id", "Ann",
         std::optional<std::string>{"ann@example.com"}, profile);
-    co_await db.execute("INSERT INTO hello_users (name, email) VALUES ($1, $2)", "Bob'; DROP TABLE hello_users; --",
-                        std::optional<std::string>{});
+    co_await db.execute("INSERT INTO hello_users (name, email) VALUES ($1, $2)",
+                        "Bob'; DROP TABLE hello_users; --", std::optional<std::string>{});
     std::cout << "inserted Ann with id " << id << " and a user with a hostile name\n";
 
     for (const user& u : co_await db.query<user>("SELECT * FROM hello_users ORDER BY id"))

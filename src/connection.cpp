@@ -140,8 +140,7 @@ public:
     connection_impl(asio::any_io_executor executor, connect_options options)
         : executor_(std::move(executor)), socket_(executor_), options_(std::move(options)),
           cache_(options_.statement_cache_size)
-    {
-    }
+    {}
 
     ~connection_impl() { close(); }
 
@@ -255,11 +254,11 @@ private:
     PGconn* conn_ = nullptr;
     statement_cache cache_;
     std::uint64_t statement_counter_ = 0;
-    bool busy_ = false;      // an operation (or an open stream) owns the connection
-    bool dirty_ = false;     // something was sent whose results were not read to the end
-    bool broken_ = false;    // the connection is lost; only close() remains
+    bool busy_ = false;   // an operation (or an open stream) owns the connection
+    bool dirty_ = false;  // something was sent whose results were not read to the end
+    bool broken_ = false; // the connection is lost; only close() remains
     bool uses_ssl_ = false;
-    std::string password_;   // scrubbed from every connect error message
+    std::string password_; // scrubbed from every connect error message
 
     // Scratch space reused by every statement (one operation at a time).
     std::string key_;
@@ -328,7 +327,8 @@ asio::awaitable<void> connection_impl::connect()
     clock::duration timeout = options_.connect_timeout;
     if (!timeout_text.empty()) {
         int seconds = 0;
-        auto [end, ec] = std::from_chars(timeout_text.data(), timeout_text.data() + timeout_text.size(), seconds);
+        auto [end, ec] =
+            std::from_chars(timeout_text.data(), timeout_text.data() + timeout_text.size(), seconds);
         if (ec != std::errc{} || end != timeout_text.data() + timeout_text.size())
             throw error(client_errc::invalid_connection_string, "invalid connect_timeout value");
         if (seconds > 0)
@@ -399,9 +399,9 @@ asio::awaitable<void> connection_impl::connect()
     throw error(last_timed_out ? client_errc::connect_timeout : client_errc::connect_failed, message);
 }
 
-asio::awaitable<void> connection_impl::connect_one(
-    const std::vector<std::pair<std::string, std::string>>& params, const connect_attempt& attempt,
-    clock::duration timeout)
+asio::awaitable<void>
+connection_impl::connect_one(const std::vector<std::pair<std::string, std::string>>& params,
+                             const connect_attempt& attempt, clock::duration timeout)
 {
     std::vector<const char*> keys, values;
     for (auto& [k, v] : params) {
@@ -438,21 +438,21 @@ asio::awaitable<void> connection_impl::connect_one(
         if (status == PGRES_POLLING_FAILED)
             throw error(client_errc::connect_failed, diagnostics_from(nullptr, conn_).message);
         timer.expires_at(deadline);
-        auto outcome =
-            co_await asio::experimental::make_parallel_group(
-                socket_.async_wait(status == PGRES_POLLING_READING ? wait_type::wait_read
-                                                                   : wait_type::wait_write,
-                                   asio::deferred),
-                timer.async_wait(asio::deferred))
-                .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+        auto outcome = co_await asio::experimental::make_parallel_group(
+                           socket_.async_wait(status == PGRES_POLLING_READING ? wait_type::wait_read
+                                                                              : wait_type::wait_write,
+                                              asio::deferred),
+                           timer.async_wait(asio::deferred))
+                           .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
         const auto& order = std::get<0>(outcome);
         const auto& wait_error = std::get<1>(outcome);
         const auto& timer_error = std::get<2>(outcome);
         if (order[0] == 1 && !timer_error)
-            throw error(client_errc::connect_timeout,
-                        "timed out after " +
-                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
-                            " ms");
+            throw error(
+                client_errc::connect_timeout,
+                "timed out after " +
+                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+                    " ms");
         if (order[0] == 1 || wait_error == asio::error::operation_aborted)
             throw error(client_errc::operation_aborted, "connect cancelled");
         status = PQconnectPoll(conn_);
@@ -511,10 +511,10 @@ asio::awaitable<void> connection_impl::wait_read_or_write()
 {
     // PQflush returned 1: the server may be blocked sending to us, so wait for either
     // direction, never for writability alone (2, pitfall 7).
-    auto outcome =
-        co_await asio::experimental::make_parallel_group(socket_.async_wait(wait_type::wait_read, asio::deferred),
-                                                         socket_.async_wait(wait_type::wait_write, asio::deferred))
-            .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    auto outcome = co_await asio::experimental::make_parallel_group(
+                       socket_.async_wait(wait_type::wait_read, asio::deferred),
+                       socket_.async_wait(wait_type::wait_write, asio::deferred))
+                       .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
     const auto& order = std::get<0>(outcome);
     auto ec = order[0] == 0 ? std::get<1>(outcome) : std::get<2>(outcome);
     if (ec == asio::error::operation_aborted)
@@ -710,8 +710,8 @@ void connection_impl::send(const statement& s, const char* name)
     }
     int ok = name ? PQsendQueryPrepared(conn_, name, static_cast<int>(n), values_.data(), s.lengths.data(),
                                         formats_.data(), 1)
-                  : PQsendQueryParams(conn_, s.sql.c_str(), static_cast<int>(n), s.types.data(), values_.data(),
-                                      s.lengths.data(), formats_.data(), 1);
+                  : PQsendQueryParams(conn_, s.sql.c_str(), static_cast<int>(n), s.types.data(),
+                                      values_.data(), s.lengths.data(), formats_.data(), 1);
     if (!ok)
         throw_send_failed();
     dirty_ = true;
@@ -803,10 +803,9 @@ asio::awaitable<void> connection_impl::recover()
             throw_lost(diagnostics_from(nullptr, conn_));
     };
     asio::steady_timer timer(executor_, recovery_timeout);
-    auto outcome =
-        co_await asio::experimental::make_parallel_group(asio::co_spawn(executor_, body(), asio::deferred),
-                                                         timer.async_wait(asio::deferred))
-            .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    auto outcome = co_await asio::experimental::make_parallel_group(
+                       asio::co_spawn(executor_, body(), asio::deferred), timer.async_wait(asio::deferred))
+                       .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
     if (std::get<0>(outcome)[0] == 1 || std::get<1>(outcome)) {
         broken_ = true;
         close();
@@ -840,8 +839,7 @@ asio::awaitable<result> connection_impl::execute(statement s)
             // 26000: someone ran DEALLOCATE ALL / DISCARD ALL behind the cache's back. The
             // statement failed at Bind, before running; outside a transaction it is safe
             // to prepare again once.
-            if (!name || attempt > 0 || e.sqlstate() != "26000" ||
-                PQtransactionStatus(conn_) != PQTRANS_IDLE)
+            if (!name || attempt > 0 || e.sqlstate() != "26000" || PQtransactionStatus(conn_) != PQTRANS_IDLE)
                 throw;
             cache_.clear();
         }
@@ -1052,9 +1050,15 @@ asio::awaitable<std::vector<result>> connection_impl::pipeline(batch& b)
 
 // ---- row_stream primitives -------------------------------------------------------------
 
-asio::awaitable<result> stream_next_row(connection_impl& impl) { return impl.stream_next_row(); }
+asio::awaitable<result> stream_next_row(connection_impl& impl)
+{
+    return impl.stream_next_row();
+}
 
-void stream_abandon(connection_impl& impl) noexcept { impl.stream_abandon(); }
+void stream_abandon(connection_impl& impl) noexcept
+{
+    impl.stream_abandon();
+}
 
 [[noreturn]] void throw_too_many_parameters(std::size_t count)
 {
@@ -1096,7 +1100,8 @@ asio::awaitable<connection> connection::connect(asio::any_io_executor executor, 
 namespace {
 template <class T> asio::awaitable<T> fail_closed()
 {
-    throw error(client_errc::connection_closed, "the connection is closed (default-constructed or moved from)");
+    throw error(client_errc::connection_closed,
+                "the connection is closed (default-constructed or moved from)");
     co_return T{};
 }
 } // namespace
@@ -1155,18 +1160,26 @@ void connection::close() noexcept
         impl_->close();
 }
 
-bool connection::is_open() const noexcept { return impl_ && impl_->is_open(); }
+bool connection::is_open() const noexcept
+{
+    return impl_ && impl_->is_open();
+}
 
 transaction_status connection::transaction() const noexcept
 {
     if (!impl_ || !impl_->native())
         return transaction_status::unknown;
     switch (PQtransactionStatus(impl_->native())) {
-    case PQTRANS_IDLE: return transaction_status::idle;
-    case PQTRANS_ACTIVE: return transaction_status::active;
-    case PQTRANS_INTRANS: return transaction_status::in_transaction;
-    case PQTRANS_INERROR: return transaction_status::in_error;
-    default: return transaction_status::unknown;
+    case PQTRANS_IDLE:
+        return transaction_status::idle;
+    case PQTRANS_ACTIVE:
+        return transaction_status::active;
+    case PQTRANS_INTRANS:
+        return transaction_status::in_transaction;
+    case PQTRANS_INERROR:
+        return transaction_status::in_error;
+    default:
+        return transaction_status::unknown;
     }
 }
 
@@ -1180,7 +1193,10 @@ int connection::server_version() const noexcept
     return impl_ && impl_->native() ? PQserverVersion(impl_->native()) : 0;
 }
 
-std::size_t connection::prepared_statements() const noexcept { return impl_ ? impl_->prepared_statements() : 0; }
+std::size_t connection::prepared_statements() const noexcept
+{
+    return impl_ ? impl_->prepared_statements() : 0;
+}
 
 asio::any_io_executor connection::get_executor() const noexcept
 {

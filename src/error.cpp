@@ -14,28 +14,48 @@ public:
         switch (static_cast<client_errc>(value)) {
         case client_errc::operation_in_progress:
             return "another operation is in progress on this connection";
-        case client_errc::connection_lost: return "connection to the server lost";
-        case client_errc::connection_closed: return "connection is closed";
-        case client_errc::connect_failed: return "could not connect to the server";
-        case client_errc::connect_timeout: return "timed out connecting to the server";
-        case client_errc::invalid_connection_string: return "invalid connection string";
-        case client_errc::unexpected_null: return "NULL value for a non-optional field";
-        case client_errc::type_mismatch: return "column type does not match the C++ type";
-        case client_errc::column_not_found: return "no column for a struct member";
-        case client_errc::column_count_mismatch: return "wrong number of columns";
-        case client_errc::malformed_value: return "malformed binary value";
-        case client_errc::invalid_parameter: return "invalid query parameter";
-        case client_errc::no_rows: return "query returned no rows";
-        case client_errc::too_many_rows: return "query returned more than one row";
-        case client_errc::protocol_violation: return "unexpected response from the server";
-        case client_errc::unsupported_copy: return "COPY is not supported through the query API";
-        case client_errc::operation_aborted: return "operation aborted";
-        case client_errc::timeout: return "operation timed out";
-        case client_errc::invalid_argument: return "invalid argument";
+        case client_errc::connection_lost:
+            return "connection to the server lost";
+        case client_errc::connection_closed:
+            return "connection is closed";
+        case client_errc::connect_failed:
+            return "could not connect to the server";
+        case client_errc::connect_timeout:
+            return "timed out connecting to the server";
+        case client_errc::invalid_connection_string:
+            return "invalid connection string";
+        case client_errc::unexpected_null:
+            return "NULL value for a non-optional field";
+        case client_errc::type_mismatch:
+            return "column type does not match the C++ type";
+        case client_errc::column_not_found:
+            return "no column for a struct member";
+        case client_errc::column_count_mismatch:
+            return "wrong number of columns";
+        case client_errc::malformed_value:
+            return "malformed binary value";
+        case client_errc::invalid_parameter:
+            return "invalid query parameter";
+        case client_errc::no_rows:
+            return "query returned no rows";
+        case client_errc::too_many_rows:
+            return "query returned more than one row";
+        case client_errc::protocol_violation:
+            return "unexpected response from the server";
+        case client_errc::unsupported_copy:
+            return "COPY is not supported through the query API";
+        case client_errc::operation_aborted:
+            return "operation aborted";
+        case client_errc::timeout:
+            return "operation timed out";
+        case client_errc::invalid_argument:
+            return "invalid argument";
         case client_errc::pipeline_aborted:
             return "statement skipped: an earlier statement in the pipeline failed";
-        case client_errc::pool_timeout: return "timed out waiting for a pooled connection";
-        case client_errc::pool_closed: return "the pool is closed";
+        case client_errc::pool_timeout:
+            return "timed out waiting for a pooled connection";
+        case client_errc::pool_closed:
+            return "the pool is closed";
         }
         return "unknown pgcoro client error";
     }
@@ -69,21 +89,34 @@ constexpr int class_of(std::string_view two) noexcept
 std::optional<condition> condition_for_sqlstate(int value) noexcept
 {
     switch (value) {
-    case sqlstate_to_int("23505"): return condition::unique_violation;
-    case sqlstate_to_int("23503"): return condition::foreign_key_violation;
-    case sqlstate_to_int("23502"): return condition::not_null_violation;
-    case sqlstate_to_int("23514"): return condition::check_violation;
-    case sqlstate_to_int("40001"): return condition::serialization_failure;
-    case sqlstate_to_int("40P01"): return condition::deadlock_detected;
-    case sqlstate_to_int("25006"): return condition::read_only_transaction;
-    case sqlstate_to_int("57014"): return condition::query_canceled;
-    case sqlstate_to_int("42601"): return condition::syntax_error;
-    case sqlstate_to_int("42P01"): return condition::undefined_table;
-    case sqlstate_to_int("25P02"): return condition::in_failed_transaction;
+    case sqlstate_to_int("23505"):
+        return condition::unique_violation;
+    case sqlstate_to_int("23503"):
+        return condition::foreign_key_violation;
+    case sqlstate_to_int("23502"):
+        return condition::not_null_violation;
+    case sqlstate_to_int("23514"):
+        return condition::check_violation;
+    case sqlstate_to_int("40001"):
+        return condition::serialization_failure;
+    case sqlstate_to_int("40P01"):
+        return condition::deadlock_detected;
+    case sqlstate_to_int("25006"):
+        return condition::read_only_transaction;
+    case sqlstate_to_int("57014"):
+        return condition::query_canceled;
+    case sqlstate_to_int("42601"):
+        return condition::syntax_error;
+    case sqlstate_to_int("42P01"):
+        return condition::undefined_table;
+    case sqlstate_to_int("25P02"):
+        return condition::in_failed_transaction;
     case sqlstate_to_int("57P01"):
     case sqlstate_to_int("57P02"):
-    case sqlstate_to_int("57P03"): return condition::connection_error;
-    default: break;
+    case sqlstate_to_int("57P03"):
+        return condition::connection_error;
+    default:
+        break;
     }
     int cls = sqlstate_class(value);
     if (cls == class_of("08"))
@@ -102,20 +135,34 @@ public:
     std::string message(int value) const override
     {
         switch (static_cast<condition>(value)) {
-        case condition::unique_violation: return "unique violation";
-        case condition::foreign_key_violation: return "foreign key violation";
-        case condition::not_null_violation: return "not-null violation";
-        case condition::check_violation: return "check violation";
-        case condition::serialization_failure: return "serialization failure";
-        case condition::deadlock_detected: return "deadlock detected";
-        case condition::read_only_transaction: return "read-only transaction";
-        case condition::query_canceled: return "query canceled";
-        case condition::syntax_error: return "syntax error";
-        case condition::undefined_table: return "undefined table";
-        case condition::connection_error: return "connection error";
-        case condition::in_failed_transaction: return "in failed transaction";
-        case condition::data_exception: return "data exception";
-        case condition::integrity_violation: return "integrity constraint violation";
+        case condition::unique_violation:
+            return "unique violation";
+        case condition::foreign_key_violation:
+            return "foreign key violation";
+        case condition::not_null_violation:
+            return "not-null violation";
+        case condition::check_violation:
+            return "check violation";
+        case condition::serialization_failure:
+            return "serialization failure";
+        case condition::deadlock_detected:
+            return "deadlock detected";
+        case condition::read_only_transaction:
+            return "read-only transaction";
+        case condition::query_canceled:
+            return "query canceled";
+        case condition::syntax_error:
+            return "syntax error";
+        case condition::undefined_table:
+            return "undefined table";
+        case condition::connection_error:
+            return "connection error";
+        case condition::in_failed_transaction:
+            return "in failed transaction";
+        case condition::data_exception:
+            return "data exception";
+        case condition::integrity_violation:
+            return "integrity constraint violation";
         }
         return "unknown condition";
     }
@@ -181,8 +228,14 @@ std::string describe(const boost::system::error_code& code, const diagnostics& d
 
 } // namespace
 
-const boost::system::error_category& client_category() noexcept { return client_category_instance; }
-const boost::system::error_category& sqlstate_category() noexcept { return sqlstate_category_instance; }
+const boost::system::error_category& client_category() noexcept
+{
+    return client_category_instance;
+}
+const boost::system::error_category& sqlstate_category() noexcept
+{
+    return sqlstate_category_instance;
+}
 const boost::system::error_category& condition_category() noexcept
 {
     return condition_category_instance;
@@ -194,16 +247,14 @@ std::string sqlstate_from_int(int value)
     for (int i = 4; i >= 0; --i) {
         int digit = value % 36;
         value /= 36;
-        code[static_cast<std::size_t>(i)] =
-            static_cast<char>(digit < 10 ? '0' + digit : 'A' + digit - 10);
+        code[static_cast<std::size_t>(i)] = static_cast<char>(digit < 10 ? '0' + digit : 'A' + digit - 10);
     }
     return code;
 }
 
 error::error(boost::system::error_code code, diagnostics diag)
     : boost::system::system_error(code, describe(code, diag)), diag_(std::move(diag))
-{
-}
+{}
 
 namespace {
 diagnostics client_diagnostics(std::string message)
@@ -216,8 +267,7 @@ diagnostics client_diagnostics(std::string message)
 
 error::error(client_errc code, std::string message)
     : error(make_error_code(code), client_diagnostics(std::move(message)))
-{
-}
+{}
 
 bool is_fatal(const boost::system::error_code& code) noexcept
 {

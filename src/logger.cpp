@@ -24,7 +24,10 @@ log_function& current_logger()
 
 } // namespace
 
-void set_logger(log_function logger) { current_logger() = std::move(logger); }
+void set_logger(log_function logger)
+{
+    current_logger() = std::move(logger);
+}
 
 void log(log_level level, std::string_view message) noexcept
 {

@@ -9,7 +9,10 @@
 
 namespace pgcoro {
 
-void result::deleter::operator()(pg_result* handle) const noexcept { PQclear(handle); }
+void result::deleter::operator()(pg_result* handle) const noexcept
+{
+    PQclear(handle);
+}
 
 result::result(pg_result* handle) noexcept : handle_(handle) {}
 
@@ -71,14 +74,16 @@ std::string_view result::command_tag() const noexcept
 
 namespace detail {
 
-std::string cpp_type_name(const std::type_info& type) { return boost::core::demangle(type.name()); }
+std::string cpp_type_name(const std::type_info& type)
+{
+    return boost::core::demangle(type.name());
+}
 
 void throw_type_mismatch(const result& r, std::size_t column, std::string_view cpp_type)
 {
-    throw error(client_errc::type_mismatch,
-                "column \"" + std::string(r.column_name(column)) + "\" has PostgreSQL type " +
-                    type_name(r.column_type(column)) + ", which cannot be read into " +
-                    std::string(cpp_type));
+    throw error(client_errc::type_mismatch, "column \"" + std::string(r.column_name(column)) +
+                                                "\" has PostgreSQL type " + type_name(r.column_type(column)) +
+                                                ", which cannot be read into " + std::string(cpp_type));
 }
 
 void rethrow_with_column(const result& r, std::size_t column, std::string_view cpp_type)
@@ -88,24 +93,23 @@ void rethrow_with_column(const result& r, std::size_t column, std::string_view c
     } catch (const error& e) {
         diagnostics diag = e.diag();
         diag.column = std::string(r.column_name(column));
-        diag.message = "column \"" + diag.column + "\" (" + type_name(r.column_type(column)) +
-                       " into " + std::string(cpp_type) + "): " + diag.message;
+        diag.message = "column \"" + diag.column + "\" (" + type_name(r.column_type(column)) + " into " +
+                       std::string(cpp_type) + "): " + diag.message;
         throw error(e.code(), std::move(diag));
     }
 }
 
 void throw_column_count(const result& r, std::size_t expected, std::string_view cpp_type)
 {
-    throw error(client_errc::column_count_mismatch,
-                "the query returned " + std::to_string(r.columns()) + " column(s); " +
-                    std::string(cpp_type) + " needs " + std::to_string(expected));
+    throw error(client_errc::column_count_mismatch, "the query returned " + std::to_string(r.columns()) +
+                                                        " column(s); " + std::string(cpp_type) + " needs " +
+                                                        std::to_string(expected));
 }
 
 void throw_column_not_found(std::string_view member, std::string_view cpp_type)
 {
-    throw error(client_errc::column_not_found, "no column named \"" + std::string(member) +
-                                                   "\" for member " + std::string(cpp_type) +
-                                                   "::" + std::string(member));
+    throw error(client_errc::column_not_found, "no column named \"" + std::string(member) + "\" for member " +
+                                                   std::string(cpp_type) + "::" + std::string(member));
 }
 
 } // namespace detail

@@ -158,7 +158,8 @@ private:
     explicit connection(std::unique_ptr<detail::connection_impl> impl) noexcept;
     template <row_type T> friend class row_stream;
 
-    template <row_type T> static boost::asio::awaitable<std::vector<T>> decode_all(boost::asio::awaitable<result> op)
+    template <row_type T>
+    static boost::asio::awaitable<std::vector<T>> decode_all(boost::asio::awaitable<result> op)
     {
         result r = co_await std::move(op);
         co_return rows_as<T>(r);
@@ -201,8 +202,7 @@ template <row_type T> class row_stream {
 public:
     row_stream(row_stream&& other) noexcept
         : connection_(std::exchange(other.connection_, nullptr)), decoder_(std::move(other.decoder_))
-    {
-    }
+    {}
     row_stream& operator=(row_stream&&) = delete;
     ~row_stream()
     {

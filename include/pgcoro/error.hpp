@@ -101,9 +101,9 @@ inline boost::system::error_condition make_error_condition(condition c) noexcept
 /// Every field the server (or libpq) reported about an error or notice. Server text is
 /// untrusted: it may echo user data.
 struct diagnostics {
-    std::string severity;    ///< ERROR, FATAL, PANIC, WARNING, NOTICE, ... (non-localised)
-    std::string sqlstate;    ///< five characters, empty for client-side errors
-    std::string message;     ///< primary message
+    std::string severity; ///< ERROR, FATAL, PANIC, WARNING, NOTICE, ... (non-localised)
+    std::string sqlstate; ///< five characters, empty for client-side errors
+    std::string message;  ///< primary message
     std::string detail;
     std::string hint;
     std::optional<int> position; ///< 1-based character index into the statement
@@ -113,7 +113,7 @@ struct diagnostics {
     std::string column;
     std::string datatype;
     std::string constraint;
-    std::string statement;   ///< first 200 characters of the statement (never parameter values)
+    std::string statement; ///< first 200 characters of the statement (never parameter values)
 };
 
 /// The exception every pgcoro operation throws. code() is either a client_errc or a

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <typeinfo>
 #include <string_view>
+#include <typeinfo>
 
 struct pg_result; // libpq's PGresult, kept opaque
 
@@ -22,9 +22,9 @@ public:
     /// Takes ownership of a libpq result (used by the connection; not for users).
     explicit result(pg_result* handle) noexcept;
 
-    std::size_t size() const noexcept;          ///< number of rows
+    std::size_t size() const noexcept; ///< number of rows
     bool empty() const noexcept { return size() == 0; }
-    std::size_t columns() const noexcept;       ///< number of columns
+    std::size_t columns() const noexcept; ///< number of columns
     std::string_view column_name(std::size_t column) const noexcept;
     oid_t column_type(std::size_t column) const noexcept;
     /// Index of the column called `name`, if any (exact, case-sensitive match).

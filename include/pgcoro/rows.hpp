@@ -56,9 +56,11 @@ public:
         if constexpr (field_type<T>) {
             return decode_one<T>(r, row, 0);
         } else if constexpr (is_tuple<T>::value) {
-            return [&]<std::size_t... I>(std::index_sequence<I...>) {
+            return [&]<std::size_t... I>(std::index_sequence<I...>)
+            {
                 return T{decode_one<std::tuple_element_t<I, T>>(r, row, I)...};
-            }(std::make_index_sequence<std::tuple_size_v<T>>{});
+            }
+            (std::make_index_sequence<std::tuple_size_v<T>>{});
         } else {
             T value{};
             std::size_t index = 0;
@@ -96,9 +98,11 @@ private:
         } else if constexpr (is_tuple<T>::value) {
             if (r.columns() != std::tuple_size_v<T>)
                 throw_column_count(r, std::tuple_size_v<T>, cpp_type_name(typeid(T)));
-            [&]<std::size_t... I>(std::index_sequence<I...>) {
+            [&]<std::size_t... I>(std::index_sequence<I...>)
+            {
                 (check<std::tuple_element_t<I, T>>(r, I), ...);
-            }(std::make_index_sequence<std::tuple_size_v<T>>{});
+            }
+            (std::make_index_sequence<std::tuple_size_v<T>>{});
         } else {
             std::size_t index = 0;
             boost::mp11::mp_for_each<boost::describe::describe_members<T, public_members::value>>(

@@ -38,7 +38,8 @@ void check_finite(const boost::json::value& root)
                 if (member.value().is_structured() || member.value().is_double())
                     pending.push_back(&member.value());
             break;
-        default: break;
+        default:
+            break;
         }
     }
 }
@@ -74,8 +75,8 @@ boost::json::value type_traits<boost::json::value>::decode(std::string_view byte
     options.max_depth = max_depth;
     boost::system::error_code ec;
     try {
-        boost::json::value result = boost::json::parse(
-            boost::json::string_view(text.data(), text.size()), ec, {}, options);
+        boost::json::value result =
+            boost::json::parse(boost::json::string_view(text.data(), text.size()), ec, {}, options);
         if (!ec)
             return result;
     } catch (const std::length_error&) {

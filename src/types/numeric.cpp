@@ -20,10 +20,10 @@ constexpr std::uint16_t sign_nan = 0xC000;
 constexpr std::uint16_t sign_positive_infinity = 0xD000;
 constexpr std::uint16_t sign_negative_infinity = 0xF000;
 
-constexpr int base = 10000;             // NBASE
+constexpr int base = 10000;                 // NBASE
 constexpr int decimal_digits_per_digit = 4; // DEC_DIGITS
-constexpr int max_weight = 32767;       // NUMERIC_WEIGHT_MAX: 10^131072 is too big
-constexpr int max_dscale = 0x3FFF;      // NUMERIC_DSCALE_MAX / NUMERIC_DSCALE_MASK
+constexpr int max_weight = 32767;           // NUMERIC_WEIGHT_MAX: 10^131072 is too big
+constexpr int max_dscale = 0x3FFF;          // NUMERIC_DSCALE_MAX / NUMERIC_DSCALE_MASK
 constexpr std::array<int, 4> powers_of_ten{1, 10, 100, 1000};
 
 // ---- text → binary -------------------------------------------------------------------
@@ -34,7 +34,10 @@ bool is_space(char c) noexcept
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_digit(char c) noexcept
+{
+    return c >= '0' && c <= '9';
+}
 
 // ASCII-only and locale-independent, like PostgreSQL's pg_strncasecmp (b is lower case).
 bool iequals(std::string_view a, std::string_view b) noexcept
@@ -60,8 +63,8 @@ std::string_view trim(std::string_view text) noexcept
     return text;
 }
 
-void append_header(std::string& out, std::size_t ndigits, std::int64_t weight,
-                   std::uint16_t sign, std::int64_t dscale)
+void append_header(std::string& out, std::size_t ndigits, std::int64_t weight, std::uint16_t sign,
+                   std::int64_t dscale)
 {
     detail::append_be(out, static_cast<std::uint16_t>(ndigits));
     detail::append_be(out, static_cast<std::int16_t>(weight));
@@ -200,18 +203,15 @@ void encode_finite(std::string_view text, std::string& out)
 
 void append_four_digits(std::string& out, int digit)
 {
-    const char chars[4] = {static_cast<char>('0' + digit / 1000),
-                           static_cast<char>('0' + digit / 100 % 10),
-                           static_cast<char>('0' + digit / 10 % 10),
-                           static_cast<char>('0' + digit % 10)};
+    const char chars[4] = {static_cast<char>('0' + digit / 1000), static_cast<char>('0' + digit / 100 % 10),
+                           static_cast<char>('0' + digit / 10 % 10), static_cast<char>('0' + digit % 10)};
     out.append(chars, 4);
 }
 
 // numeric_out (get_str_from_var) applied to the value numeric_recv would store: digits
 // past dscale are truncated, leading and trailing zero digits stripped, and a value that
 // ends up zero is positive (make_result).
-std::string render(const std::vector<int>& stored_digits, int weight, int dscale,
-                   bool negative)
+std::string render(const std::vector<int>& stored_digits, int weight, int dscale, bool negative)
 {
     std::size_t first = 0;
     std::size_t last = stored_digits.size();
@@ -301,10 +301,14 @@ numeric type_traits<numeric>::decode(std::string_view bytes, oid_t)
     }
 
     switch (sign) {
-    case sign_nan: return numeric{"NaN"};
-    case sign_positive_infinity: return numeric{"Infinity"};
-    case sign_negative_infinity: return numeric{"-Infinity"};
-    default: return numeric{render(digits, weight, dscale, sign == sign_negative)};
+    case sign_nan:
+        return numeric{"NaN"};
+    case sign_positive_infinity:
+        return numeric{"Infinity"};
+    case sign_negative_infinity:
+        return numeric{"-Infinity"};
+    default:
+        return numeric{render(digits, weight, dscale, sign == sign_negative)};
     }
 }
 

@@ -97,8 +97,7 @@ BOOST_AUTO_TEST_CASE(connects_through_unix_socket_with_key_value_conninfo)
         pgcoro::connect_options options;
         options.conninfo = test::socket_dsn();
         auto db = co_await test::connect(options);
-        co_return co_await db.scalar<std::string>(
-            "SELECT coalesce(inet_client_addr()::text, 'unix socket')");
+        co_return co_await db.scalar<std::string>("SELECT coalesce(inet_client_addr()::text, 'unix socket')");
     });
     BOOST_TEST(via == "unix socket");
 }
@@ -174,7 +173,8 @@ BOOST_AUTO_TEST_CASE(a_hung_first_host_does_not_stop_the_second_from_being_tried
     auto start = std::chrono::steady_clock::now();
     auto value = test::run([&]() -> asio::awaitable<std::int32_t> {
         pgcoro::connect_options options;
-        options.conninfo = with_host("127.0.0.1,127.0.0.1", std::to_string(listener.port()) + "," + server_port());
+        options.conninfo =
+            with_host("127.0.0.1,127.0.0.1", std::to_string(listener.port()) + "," + server_port());
         options.connect_timeout = 500ms;
         auto db = co_await test::connect(options);
         co_return co_await db.scalar<std::int32_t>("SELECT 8");
@@ -197,10 +197,11 @@ BOOST_AUTO_TEST_CASE(cancelled_connect_stops_promptly_and_leaks_nothing)
         options.conninfo = with_host("127.0.0.1", std::to_string(listener.port()));
         options.connect_timeout = 10s;
         asio::steady_timer timer(ex, 200ms);
-        auto outcome = co_await asio::experimental::make_parallel_group(
-                           asio::co_spawn(ex, pgcoro::connection::connect(ex, std::move(options)), asio::deferred),
-                           timer.async_wait(asio::deferred))
-                           .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+        auto outcome =
+            co_await asio::experimental::make_parallel_group(
+                asio::co_spawn(ex, pgcoro::connection::connect(ex, std::move(options)), asio::deferred),
+                timer.async_wait(asio::deferred))
+                .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
         BOOST_TEST(std::get<0>(outcome)[0] == 1u); // the timer won
         BOOST_TEST(static_cast<bool>(std::get<1>(outcome)));
     });
@@ -216,9 +217,9 @@ BOOST_AUTO_TEST_CASE(wrong_password_error_never_contains_the_password)
             test::run([&]() -> asio::awaitable<void> {
                 pgcoro::connect_options options;
                 std::string conninfo = with_host("127.0.0.1", server_port());
-                conninfo.replace(conninfo.find("password=") + 9, conninfo.find(' ', conninfo.find("password=")) -
-                                                                     conninfo.find("password=") - 9,
-                                 secret);
+                conninfo.replace(
+                    conninfo.find("password=") + 9,
+                    conninfo.find(' ', conninfo.find("password=")) - conninfo.find("password=") - 9, secret);
                 options.conninfo = conninfo;
                 co_await test::connect(options);
             });
@@ -235,7 +236,8 @@ BOOST_AUTO_TEST_CASE(malformed_connection_string_is_rejected_without_echoing_it)
         [] {
             test::run([]() -> asio::awaitable<void> {
                 auto executor = co_await asio::this_coro::executor;
-                co_await pgcoro::connection::connect(executor, std::string("host=x password=hunter2 garbage"));
+                co_await pgcoro::connection::connect(executor,
+                                                     std::string("host=x password=hunter2 garbage"));
             });
         },
         client_errc::invalid_connection_string);
@@ -249,9 +251,10 @@ BOOST_AUTO_TEST_CASE(rows_decode_into_structs_tuples_and_scalars)
         auto db = co_await test::connect();
         co_await db.execute_script("CREATE TEMP TABLE accounts (id int4 PRIMARY KEY, owner text NOT NULL, "
                                    "balance int8, extra text DEFAULT 'ignored')");
-        BOOST_TEST(co_await db.execute("INSERT INTO accounts (id, owner, balance) VALUES ($1, $2, $3), ($4, $5, $6)",
-                                       std::int32_t{1}, "ann", std::optional<std::int64_t>{100}, std::int32_t{2},
-                                       std::string("bob"), std::optional<std::int64_t>{}) == 2u);
+        BOOST_TEST(
+            co_await db.execute("INSERT INTO accounts (id, owner, balance) VALUES ($1, $2, $3), ($4, $5, $6)",
+                                std::int32_t{1}, "ann", std::optional<std::int64_t>{100}, std::int32_t{2},
+                                std::string("bob"), std::optional<std::int64_t>{}) == 2u);
 
         // Struct: by column name, in any order, extra columns ignored.
         auto rows = co_await db.query<account>("SELECT extra, balance, owner, id FROM accounts ORDER BY id");
@@ -337,7 +340,8 @@ BOOST_AUTO_TEST_CASE(statement_cache_evicts_least_recently_used_and_deallocates_
         co_await db.scalar<std::int32_t>("SELECT 2");
         co_await db.scalar<std::int32_t>("SELECT 3");
         BOOST_TEST(db.prepared_statements() == 2u);
-        auto statements = co_await db.query<std::string>("SELECT statement FROM pg_prepared_statements ORDER BY 1");
+        auto statements =
+            co_await db.query<std::string>("SELECT statement FROM pg_prepared_statements ORDER BY 1");
         // "SELECT 1" was evicted (and deallocated) by "SELECT 3"; this query evicted "SELECT 2".
         BOOST_TEST(statements.size() == 2u);
         for (auto& text : statements)
@@ -361,8 +365,10 @@ BOOST_AUTO_TEST_CASE(same_sql_with_different_parameter_types_gets_its_own_statem
 {
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await test::connect();
-        BOOST_TEST(co_await db.scalar<std::string>("SELECT pg_typeof($1)::text", std::int32_t{1}) == "integer");
-        BOOST_TEST(co_await db.scalar<std::string>("SELECT pg_typeof($1)::text", std::int64_t{1}) == "bigint");
+        BOOST_TEST(co_await db.scalar<std::string>("SELECT pg_typeof($1)::text", std::int32_t{1}) ==
+                   "integer");
+        BOOST_TEST(co_await db.scalar<std::string>("SELECT pg_typeof($1)::text", std::int64_t{1}) ==
+                   "bigint");
         BOOST_TEST(co_await db.scalar<std::string>("SELECT pg_typeof($1)::text", "x") == "text");
     });
 }
@@ -408,7 +414,9 @@ BOOST_AUTO_TEST_CASE(notices_go_to_the_handler_not_stderr)
     test::run([]() -> asio::awaitable<void> {
         std::vector<pgcoro::diagnostics> notices;
         pgcoro::connect_options options;
-        options.on_notice = [&](const pgcoro::diagnostics& d) { notices.push_back(d); };
+        options.on_notice = [&](const pgcoro::diagnostics& d) {
+            notices.push_back(d);
+        };
         auto db = co_await test::connect(options);
         co_await db.execute_script("DO $$ BEGIN RAISE NOTICE 'hello %', 42; END $$");
         co_await db.execute("ROLLBACK"); // "there is no transaction in progress"

@@ -43,13 +43,15 @@ BOOST_AUTO_TEST_CASE(large_results_and_parameters_over_tls)
         BOOST_TEST(co_await db.scalar<bool>("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"));
         // Rows of many sizes, so TLS records end at every possible offset of libpq's buffer.
         for (std::int32_t width : {1, 100, 1000, 8191, 8192, 8193, 16384, 100000}) {
-            auto rows = co_await db.query<std::string>("SELECT repeat('x', $1) FROM generate_series(1, 50)", width);
+            auto rows =
+                co_await db.query<std::string>("SELECT repeat('x', $1) FROM generate_series(1, 50)", width);
             BOOST_TEST_REQUIRE(rows.size() == 50u);
             BOOST_TEST(rows.back().size() == static_cast<std::size_t>(width));
         }
         std::string big(4 * 1024 * 1024, 'y');
         BOOST_TEST(co_await db.scalar<std::int32_t>("SELECT length($1::text)", big) == 4 * 1024 * 1024);
-        auto stream = co_await db.stream<std::string>("SELECT repeat('z', 300) FROM generate_series(1, 100000)");
+        auto stream =
+            co_await db.stream<std::string>("SELECT repeat('z', 300) FROM generate_series(1, 100000)");
         std::size_t count = 0;
         while (auto row = co_await stream.next())
             count += row->size() == 300;
@@ -72,7 +74,8 @@ BOOST_AUTO_TEST_CASE(cancel_and_reuse_over_tls)
         asio::steady_timer timer(ex, 100ms);
         auto start = std::chrono::steady_clock::now();
         co_await asio::experimental::make_parallel_group(
-            asio::co_spawn(ex, db.execute("SELECT pg_sleep(10)"), asio::deferred), timer.async_wait(asio::deferred))
+            asio::co_spawn(ex, db.execute("SELECT pg_sleep(10)"), asio::deferred),
+            timer.async_wait(asio::deferred))
             .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
         BOOST_TEST(co_await db.scalar<std::int32_t>("SELECT 1") == 1);
         BOOST_TEST((std::chrono::steady_clock::now() - start < 2s));

@@ -39,7 +39,8 @@ asio::awaitable<void> check(pgcoro::connection& db, const T& value, std::string 
     {
         // Statements are built before the co_awaits: g++ 12 double-frees chained string
         // temporaries that live across a suspension.
-        const std::string render_sql = "SELECT ($1::" + type + ")::text, (" + literal + "::" + type + ")::text";
+        const std::string render_sql =
+            "SELECT ($1::" + type + ")::text, (" + literal + "::" + type + ")::text";
         const std::string echo_sql = "SELECT $1::" + type;
         const std::string literal_sql = "SELECT " + literal + "::" + type;
         auto rendered = co_await db.query_one<std::tuple<std::string, std::string>>(render_sql, value);
@@ -59,7 +60,8 @@ asio::awaitable<void> check_vector(pgcoro::connection& db, const std::vector<T>&
 {
     BOOST_TEST_CONTEXT("type " << type << ", literal " << literal.substr(0, 80))
     {
-        const std::string render_sql = "SELECT ($1::" + type + ")::text, (" + literal + "::" + type + ")::text";
+        const std::string render_sql =
+            "SELECT ($1::" + type + ")::text, (" + literal + "::" + type + ")::text";
         const std::string echo_sql = "SELECT $1::" + type;
         const std::string literal_sql = "SELECT " + literal + "::" + type;
         auto rendered = co_await db.query_one<std::tuple<std::string, std::string>>(render_sql, value);
@@ -78,11 +80,13 @@ asio::awaitable<void> check_vector(pgcoro::connection& db, const std::vector<T>&
 asio::awaitable<pgcoro::connection> connect_utc()
 {
     auto db = co_await test::connect();
-    co_await db.execute_script("SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; SET DateStyle = 'ISO, YMD'");
+    co_await db.execute_script(
+        "SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; SET DateStyle = 'ISO, YMD'");
     co_return db;
 }
 
-template <class Duration> sys_time<Duration> utc(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s = 0)
+template <class Duration>
+sys_time<Duration> utc(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s = 0)
 {
     return sys_days{year{y} / mo / d} + hours{h} + minutes{mi} + seconds{s};
 }
@@ -134,8 +138,8 @@ BOOST_AUTO_TEST_CASE(text_empty_unicode_quotes_and_one_megabyte)
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await connect_utc();
         co_await check(db, std::string(), "text", "''");
-        co_await check(db, std::string("h\xC3\xA9llo w\xC3\xB6rld \xF0\x9F\x8E\x89 \xE6\x97\xA5\xE6\x9C\xAC"), "text",
-                       "'h\xC3\xA9llo w\xC3\xB6rld \xF0\x9F\x8E\x89 \xE6\x97\xA5\xE6\x9C\xAC'");
+        co_await check(db, std::string("h\xC3\xA9llo w\xC3\xB6rld \xF0\x9F\x8E\x89 \xE6\x97\xA5\xE6\x9C\xAC"),
+                       "text", "'h\xC3\xA9llo w\xC3\xB6rld \xF0\x9F\x8E\x89 \xE6\x97\xA5\xE6\x9C\xAC'");
         co_await check(db, std::string("it's \"quoted\" \\ back\\slash; DROP TABLE x; --"), "text",
                        "'it''s \"quoted\" \\ back\\slash; DROP TABLE x; --'");
         co_await check(db, std::string("tab\tnew\nline"), "varchar", "E'tab\\tnew\\nline'");
@@ -186,11 +190,12 @@ BOOST_AUTO_TEST_CASE(timestamps_before_2000_after_2038_and_infinities)
         using us = sys_time<microseconds>;
         co_await check(db, us{utc<microseconds>(2000, 1, 1)}, "timestamptz", "'2000-01-01 00:00:00+00'");
         co_await check(db, us{utc<microseconds>(1970, 1, 1)}, "timestamptz", "'1970-01-01 00:00:00+00'");
-        co_await check(db, us{utc<microseconds>(1900, 1, 1, 12, 34, 56) + microseconds{789012}}, "timestamptz",
-                       "'1900-01-01 12:34:56.789012+00'");
-        co_await check(db, us{utc<microseconds>(1999, 12, 31, 23, 59, 59) + microseconds{999999}}, "timestamptz",
-                       "'1999-12-31 23:59:59.999999+00'");
-        co_await check(db, us{utc<microseconds>(2038, 1, 19, 3, 14, 8)}, "timestamptz", "'2038-01-19 03:14:08+00'");
+        co_await check(db, us{utc<microseconds>(1900, 1, 1, 12, 34, 56) + microseconds{789012}},
+                       "timestamptz", "'1900-01-01 12:34:56.789012+00'");
+        co_await check(db, us{utc<microseconds>(1999, 12, 31, 23, 59, 59) + microseconds{999999}},
+                       "timestamptz", "'1999-12-31 23:59:59.999999+00'");
+        co_await check(db, us{utc<microseconds>(2038, 1, 19, 3, 14, 8)}, "timestamptz",
+                       "'2038-01-19 03:14:08+00'");
         co_await check(db, us{utc<microseconds>(2262, 4, 12)}, "timestamptz", "'2262-04-12 00:00:00+00'");
         co_await check(db, us::max(), "timestamptz", "'infinity'");
         co_await check(db, us::min(), "timestamptz", "'-infinity'");
@@ -199,8 +204,11 @@ BOOST_AUTO_TEST_CASE(timestamps_before_2000_after_2038_and_infinities)
                     us{utc<microseconds>(2024, 6, 1, 10)}));
 
         using local = local_time<microseconds>;
-        auto local_of = [](sys_time<microseconds> t) { return local{t.time_since_epoch()}; };
-        co_await check(db, local_of(utc<microseconds>(1950, 6, 15, 8, 30)), "timestamp", "'1950-06-15 08:30:00'");
+        auto local_of = [](sys_time<microseconds> t) {
+            return local{t.time_since_epoch()};
+        };
+        co_await check(db, local_of(utc<microseconds>(1950, 6, 15, 8, 30)), "timestamp",
+                       "'1950-06-15 08:30:00'");
         co_await check(db, local_of(utc<microseconds>(2100, 2, 28, 23, 59, 59)), "timestamp",
                        "'2100-02-28 23:59:59'");
         co_await check(db, local::max(), "timestamp", "'infinity'");
@@ -228,10 +236,12 @@ BOOST_AUTO_TEST_CASE(intervals_with_every_field)
 {
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await connect_utc();
-        co_await check(db, pgcoro::interval{.microseconds = 2LL * 3600 * 1000000, .days = 1, .months = 0}, "interval",
-                       "'1 day 02:00:00'");
-        co_await check(db, pgcoro::interval{.microseconds = -(4LL * 3600 + 5 * 60 + 6) * 1000000 - 789000, .days = 3,
-                                            .months = -14},
+        co_await check(db, pgcoro::interval{.microseconds = 2LL * 3600 * 1000000, .days = 1, .months = 0},
+                       "interval", "'1 day 02:00:00'");
+        co_await check(db,
+                       pgcoro::interval{.microseconds = -(4LL * 3600 + 5 * 60 + 6) * 1000000 - 789000,
+                                        .days = 3,
+                                        .months = -14},
                        "interval", "'-1 year -2 mons +3 days -04:05:06.789'");
         co_await check(db, pgcoro::interval{}, "interval", "'0'");
     });
@@ -241,9 +251,16 @@ BOOST_AUTO_TEST_CASE(numeric_exact_including_special_values_and_1000_digits)
 {
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await connect_utc();
-        const std::vector<std::string> values{"0",     "-0.5",     "12345.678", "1.50",
-                                              "0.000001", "-99999999999999999999.99999999999",
-                                              "10000", "NaN",      "Infinity",  "-Infinity",
+        const std::vector<std::string> values{"0",
+                                              "-0.5",
+                                              "12345.678",
+                                              "1.50",
+                                              "0.000001",
+                                              "-99999999999999999999.99999999999",
+                                              "10000",
+                                              "NaN",
+                                              "Infinity",
+                                              "-Infinity",
                                               "123456789012345678901234567890"};
         for (const std::string& v : values) {
             // The literal is built before the co_await: g++ 12 double-frees chained string
@@ -309,15 +326,17 @@ BOOST_AUTO_TEST_CASE(arrays_empty_with_nulls_and_of_every_element_type)
         const std::vector<std::int16_t> smallints{-1, 1};
         const std::vector<double> doubles{1.5, std::numeric_limits<double>::quiet_NaN()};
         const std::vector<bool> bools{true, false};
-        const std::vector<std::optional<std::string>> texts{std::string("a,b"), std::string("q\"uote"), std::nullopt,
-                                                            std::string(), std::string("NULL")};
+        const std::vector<std::optional<std::string>> texts{std::string("a,b"), std::string("q\"uote"),
+                                                            std::nullopt, std::string(), std::string("NULL")};
         const std::vector<pgcoro::numeric> numerics{pgcoro::numeric{"1.10"}, pgcoro::numeric{"NaN"}};
         const std::vector<sys_days> dates{sys_days{year{1999} / 1 / 1}, sys_days::max()};
-        const std::vector<sys_time<microseconds>> instants{sys_time<microseconds>{utc<microseconds>(2030, 1, 1)}};
+        const std::vector<sys_time<microseconds>> instants{
+            sys_time<microseconds>{utc<microseconds>(2030, 1, 1)}};
         boost::uuids::string_generator parse;
         const std::vector<boost::uuids::uuid> uuids{parse("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")};
         const std::vector<std::vector<std::byte>> blobs{std::vector<std::byte>{std::byte{1}, std::byte{255}}};
-        const std::vector<pgcoro::interval> intervals{pgcoro::interval{.microseconds = 0, .days = 1, .months = 1}};
+        const std::vector<pgcoro::interval> intervals{
+            pgcoro::interval{.microseconds = 0, .days = 1, .months = 1}};
         std::vector<boost::json::value> documents;
         documents.push_back(boost::json::parse(R"({"a":1})"));
         documents.emplace_back(nullptr);
@@ -370,10 +389,14 @@ BOOST_AUTO_TEST_CASE(described_enums_travel_as_labels)
         co_await db.execute_script("DROP TYPE IF EXISTS pg_temp.mood CASCADE; "
                                    "CREATE TYPE pg_temp.mood AS ENUM ('sad', 'ok', 'happy'); "
                                    "CREATE TEMP TABLE people (name text, feeling pg_temp.mood)");
-        co_await db.execute("INSERT INTO people VALUES ($1, $2), ($3, $4)", "ann", mood::happy, "bob", mood::sad);
-        BOOST_TEST((co_await db.scalar<mood>("SELECT feeling FROM people WHERE name = $1", "ann") == mood::happy));
-        BOOST_TEST(co_await db.scalar<std::string>("SELECT feeling::text FROM people WHERE name = 'bob'") == "sad");
-        BOOST_TEST(co_await db.scalar<std::int64_t>("SELECT count(*) FROM people WHERE feeling = $1", mood::sad) == 1);
+        co_await db.execute("INSERT INTO people VALUES ($1, $2), ($3, $4)", "ann", mood::happy, "bob",
+                            mood::sad);
+        BOOST_TEST(
+            (co_await db.scalar<mood>("SELECT feeling FROM people WHERE name = $1", "ann") == mood::happy));
+        BOOST_TEST(co_await db.scalar<std::string>("SELECT feeling::text FROM people WHERE name = 'bob'") ==
+                   "sad");
+        BOOST_TEST(co_await db.scalar<std::int64_t>("SELECT count(*) FROM people WHERE feeling = $1",
+                                                    mood::sad) == 1);
         // Enum arrays have database-specific OIDs: read them as text[] (a known gap).
         auto all = co_await db.scalar<std::vector<std::string>>(
             "SELECT array_agg(feeling ORDER BY name)::text[] FROM people");
@@ -393,7 +416,8 @@ BOOST_AUTO_TEST_CASE(optional_parameters_send_null)
         auto db = co_await connect_utc();
         BOOST_TEST(co_await db.scalar<bool>("SELECT $1::int4 IS NULL", std::optional<std::int32_t>{}));
         BOOST_TEST(co_await db.scalar<bool>("SELECT $1::text IS NULL", std::nullopt));
-        auto v = co_await db.scalar<std::optional<std::int32_t>>("SELECT $1::int4", std::optional<std::int32_t>{4});
+        auto v = co_await db.scalar<std::optional<std::int32_t>>("SELECT $1::int4",
+                                                                 std::optional<std::int32_t>{4});
         BOOST_TEST(v.value() == 4);
         auto none = co_await db.scalar<std::optional<std::string>>("SELECT NULL::text");
         BOOST_TEST(!none.has_value());

@@ -22,8 +22,8 @@ BOOST_AUTO_TEST_CASE(sqlstate_codes_round_trip_through_int)
 {
     for (std::string_view code : {"00000", "23505", "40P01", "57014", "XX000", "ZZZZZ", "08006"})
         BOOST_TEST(pgcoro::sqlstate_from_int(pgcoro::sqlstate_to_int(code)) == code);
-    BOOST_TEST(pgcoro::sqlstate_to_int("2350") == 0);   // too short
-    BOOST_TEST(pgcoro::sqlstate_to_int("2350a") == 0);  // lower case is not SQLSTATE
+    BOOST_TEST(pgcoro::sqlstate_to_int("2350") == 0);  // too short
+    BOOST_TEST(pgcoro::sqlstate_to_int("2350a") == 0); // lower case is not SQLSTATE
     BOOST_TEST(pgcoro::sqlstate_to_int("23 05") == 0);
     BOOST_TEST(sqlstate("42601").message() == "SQLSTATE 42601");
 }

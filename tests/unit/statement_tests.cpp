@@ -28,7 +28,9 @@ BOOST_AUTO_TEST_CASE(parameters_are_encoded_with_oids_lengths_and_nulls)
     BOOST_TEST(s.lengths[2] == -1);
     BOOST_TEST(s.lengths[3] == -1);
     BOOST_TEST(s.lengths[4] == 2);
-    BOOST_TEST(s.values == std::string("\0\0\0\x07" "abcxy", 9));
+    BOOST_TEST(s.values == std::string("\0\0\0\x07"
+                                       "abcxy",
+                                       9));
 }
 
 BOOST_AUTO_TEST_CASE(bad_parameter_names_its_position_and_fails_before_anything_is_sent)

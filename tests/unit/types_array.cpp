@@ -86,8 +86,8 @@ BOOST_AUTO_TEST_CASE(array_decode_accepts_any_lower_bound)
         from_hex("0000000100000000000000170000000200000000000000040000000a0000000400000014");
     BOOST_TEST((decode<int_array>(zero_based) == int_array{10, 20}));
     const std::int32_t lowest = std::numeric_limits<std::int32_t>::min();
-    BOOST_TEST((decode<int_array>(header(1, 0, oids::int4, {1, lowest},
-                                         from_hex("0000000400000007"))) == int_array{7}));
+    BOOST_TEST((decode<int_array>(header(1, 0, oids::int4, {1, lowest}, from_hex("0000000400000007"))) ==
+                int_array{7}));
 }
 
 BOOST_AUTO_TEST_CASE(text_and_bool_arrays_match_postgres_bytes)
@@ -124,8 +124,7 @@ BOOST_AUTO_TEST_CASE(arrays_of_every_element_type_round_trip)
     BOOST_TEST((round_trip(doubles) == doubles));
     const std::vector<float> floats{0.5f, std::numeric_limits<float>::max()};
     BOOST_TEST((round_trip(floats) == floats));
-    const std::vector<std::string> strings{"", "h\xC3\xA9llo", std::string(100'000, 'z'),
-                                           "\xF0\x9F\x98\x80"};
+    const std::vector<std::string> strings{"", "h\xC3\xA9llo", std::string(100'000, 'z'), "\xF0\x9F\x98\x80"};
     BOOST_TEST((round_trip(strings) == strings));
     const std::vector<std::vector<std::byte>> blobs{{}, {std::byte{0}, std::byte{255}}};
     BOOST_TEST((round_trip(blobs) == blobs));
@@ -142,8 +141,7 @@ BOOST_AUTO_TEST_CASE(arrays_of_every_element_type_round_trip)
     BOOST_TEST((round_trip(times) == times));
     const std::vector<std::chrono::year_month_day> dates{std::chrono::year{1999} / 12 / 31};
     BOOST_TEST((round_trip(dates) == dates));
-    const std::vector<boost::json::value> documents{boost::json::parse(R"({"a":[1,null]})"),
-                                                    nullptr};
+    const std::vector<boost::json::value> documents{boost::json::parse(R"({"a":[1,null]})"), nullptr};
     BOOST_TEST((round_trip(documents) == documents));
 }
 
@@ -161,16 +159,14 @@ BOOST_AUTO_TEST_CASE(string_view_array_elements_point_into_the_buffer)
 BOOST_AUTO_TEST_CASE(null_element_into_non_optional_vector_throws_unexpected_null)
 {
     const std::string with_null = encode(nullable_int_array{1, std::nullopt});
-    BOOST_CHECK_EXCEPTION(decode<int_array>(with_null), error,
-                          has_code(client_errc::unexpected_null));
+    BOOST_CHECK_EXCEPTION(decode<int_array>(with_null), error, has_code(client_errc::unexpected_null));
 }
 
 BOOST_AUTO_TEST_CASE(array_oids_follow_the_element_type)
 {
     static_assert(type_traits<int_array>::type_oid == oids::int4_array);
     static_assert(type_traits<nullable_int_array>::type_oid == oids::int4_array);
-    static_assert(type_traits<std::vector<std::optional<std::string>>>::type_oid ==
-                  oids::text_array);
+    static_assert(type_traits<std::vector<std::optional<std::string>>>::type_oid == oids::text_array);
     static_assert(type_traits<std::vector<boost::json::value>>::type_oid == oids::jsonb_array);
     static_assert(type_traits<int_array>::array_oid == 0);
     // Only one dimension; enums have no static array OID; std::byte is not a pg_type.
@@ -204,8 +200,7 @@ BOOST_AUTO_TEST_CASE(array_accepts_array_columns_whose_elements_it_accepts)
 BOOST_AUTO_TEST_CASE(array_decode_uses_the_header_element_type)
 {
     // An int2[] decoded into std::vector<std::int64_t> widens each element.
-    const std::string int2_array =
-        header(1, 0, oids::int2, {2, 1}, from_hex("00000002fffe 000000027fff"));
+    const std::string int2_array = header(1, 0, oids::int2, {2, 1}, from_hex("00000002fffe 000000027fff"));
     BOOST_TEST((decode<std::vector<std::int64_t>>(int2_array, oids::int2_array) ==
                 std::vector<std::int64_t>{-2, 32767}));
 }
@@ -213,9 +208,9 @@ BOOST_AUTO_TEST_CASE(array_decode_uses_the_header_element_type)
 BOOST_AUTO_TEST_CASE(multi_dimensional_arrays_are_rejected)
 {
     // '{{1,2},{3,4}}'::int4[]
-    const std::string matrix = from_hex(
-        "000000020000000000000017000000020000000100000002000000010000000400000001000000040000"
-        "000200000004000000030000000400000004");
+    const std::string matrix =
+        from_hex("000000020000000000000017000000020000000100000002000000010000000400000001000000040000"
+                 "000200000004000000030000000400000004");
     BOOST_CHECK_EXCEPTION(decode<int_array>(matrix), error,
                           malformed_saying("multi-dimensional arrays are not supported"));
 }
@@ -223,12 +218,11 @@ BOOST_AUTO_TEST_CASE(multi_dimensional_arrays_are_rejected)
 BOOST_AUTO_TEST_CASE(array_decode_rejects_a_foreign_element_type)
 {
     const std::string text_array = encode(std::vector<std::string>{"1"});
-    BOOST_CHECK_EXCEPTION(decode<int_array>(text_array), error,
-                          has_code(client_errc::malformed_value));
+    BOOST_CHECK_EXCEPTION(decode<int_array>(text_array), error, has_code(client_errc::malformed_value));
     BOOST_CHECK_EXCEPTION(decode<int_array>(header(0, 0, oids::text, {})), error,
                           has_code(client_errc::malformed_value));
-    BOOST_CHECK_EXCEPTION(decode<int_array>(header(1, 0, 0, {1, 1}, from_hex("0000000400000001"))),
-                          error, has_code(client_errc::malformed_value));
+    BOOST_CHECK_EXCEPTION(decode<int_array>(header(1, 0, 0, {1, 1}, from_hex("0000000400000001"))), error,
+                          has_code(client_errc::malformed_value));
 }
 
 BOOST_AUTO_TEST_CASE(array_decode_rejects_hostile_lengths_without_allocating)
@@ -237,32 +231,29 @@ BOOST_AUTO_TEST_CASE(array_decode_rejects_hostile_lengths_without_allocating)
     // Each case would need far more memory than its bytes if the length were trusted.
     BOOST_CHECK_EXCEPTION(decode<int_array>(header(1, 0, oids::int4, {int32_max, 1})), error,
                           malformed_saying("array length"));
+    BOOST_CHECK_EXCEPTION(decode<std::vector<std::optional<std::string>>>(
+                              header(1, 1, oids::text, {int32_max, 1}, from_hex("ffffffffffffffff"))),
+                          error, malformed_saying("array length"));
     BOOST_CHECK_EXCEPTION(
-        decode<std::vector<std::optional<std::string>>>(
-            header(1, 1, oids::text, {int32_max, 1}, from_hex("ffffffffffffffff"))),
-        error, malformed_saying("array length"));
-    BOOST_CHECK_EXCEPTION(
-        decode<int_array>(header(1, 0, oids::int4, {3, 1}, from_hex("0000000400000001 00000004"))),
-        error, has_code(client_errc::malformed_value));
+        decode<int_array>(header(1, 0, oids::int4, {3, 1}, from_hex("0000000400000001 00000004"))), error,
+        has_code(client_errc::malformed_value));
     BOOST_CHECK_EXCEPTION(decode<int_array>(header(1, 0, oids::int4, {-1, 1})), error,
                           malformed_saying("negative array length"));
-    BOOST_CHECK_EXCEPTION(decode<int_array>(header(1, 0, oids::int4, {1, 1}, from_hex("fffffffe"))),
-                          error, malformed_saying("negative element length"));
-    BOOST_CHECK_EXCEPTION(decode<int_array>(header(1, 0, oids::int4, {1, 1}, from_hex("80000000"))),
-                          error, malformed_saying("negative element length"));
-    BOOST_CHECK_EXCEPTION(
-        decode<int_array>(header(1, 0, oids::int4, {1, 1}, from_hex("7fffffff00000001"))), error,
-        malformed_saying("past the end"));
+    BOOST_CHECK_EXCEPTION(decode<int_array>(header(1, 0, oids::int4, {1, 1}, from_hex("fffffffe"))), error,
+                          malformed_saying("negative element length"));
+    BOOST_CHECK_EXCEPTION(decode<int_array>(header(1, 0, oids::int4, {1, 1}, from_hex("80000000"))), error,
+                          malformed_saying("negative element length"));
+    BOOST_CHECK_EXCEPTION(decode<int_array>(header(1, 0, oids::int4, {1, 1}, from_hex("7fffffff00000001"))),
+                          error, malformed_saying("past the end"));
     BOOST_CHECK_EXCEPTION(decode<int_array>(header(-1, 0, oids::int4, {})), error,
                           has_code(client_errc::malformed_value));
     BOOST_CHECK_EXCEPTION(
-        decode<int_array>(header(2, 0, oids::int4, {1, 1, 1, 1}, from_hex("0000000400000001"))),
-        error, malformed_saying("multi-dimensional"));
+        decode<int_array>(header(2, 0, oids::int4, {1, 1, 1, 1}, from_hex("0000000400000001"))), error,
+        malformed_saying("multi-dimensional"));
     BOOST_CHECK_EXCEPTION(decode<int_array>(header(int32_max, 0, oids::int4, {})), error,
                           malformed_saying("multi-dimensional"));
-    BOOST_CHECK_EXCEPTION(
-        decode<int_array>(header(1, 2, oids::int4, {1, 1}, from_hex("0000000400000001"))), error,
-        malformed_saying("flags"));
+    BOOST_CHECK_EXCEPTION(decode<int_array>(header(1, 2, oids::int4, {1, 1}, from_hex("0000000400000001"))),
+                          error, malformed_saying("flags"));
 }
 
 BOOST_AUTO_TEST_CASE(array_header_bounds_the_element_count_by_the_buffer)
@@ -285,17 +276,15 @@ BOOST_AUTO_TEST_CASE(array_decode_rejects_trailing_bytes_and_bad_elements)
     check_rejects_truncated_and_oversized<nullable_int_array>(valid, oids::int4_array);
     check_rejects_truncated_and_oversized<int_array>(encode(int_array{}), oids::int4_array);
     // An element of the wrong size for its type is reported by the element decoder.
-    BOOST_CHECK_EXCEPTION(
-        decode<int_array>(header(1, 0, oids::int4, {1, 1}, from_hex("000000020001"))), error,
-        has_code(client_errc::malformed_value));
+    BOOST_CHECK_EXCEPTION(decode<int_array>(header(1, 0, oids::int4, {1, 1}, from_hex("000000020001"))),
+                          error, has_code(client_errc::malformed_value));
 }
 
 BOOST_AUTO_TEST_CASE(array_encode_propagates_element_errors)
 {
     std::string out;
-    BOOST_CHECK_EXCEPTION(
-        type_traits<std::vector<std::string>>::encode({"ok", std::string("n\0ul", 4)}, out), error,
-        has_code(client_errc::invalid_parameter));
+    BOOST_CHECK_EXCEPTION(type_traits<std::vector<std::string>>::encode({"ok", std::string("n\0ul", 4)}, out),
+                          error, has_code(client_errc::invalid_parameter));
     BOOST_CHECK_EXCEPTION(type_traits<std::vector<numeric>>::encode({{"1"}, {"x"}}, out), error,
                           has_code(client_errc::invalid_parameter));
 }

@@ -26,22 +26,20 @@ BOOST_AUTO_TEST_CASE(bool_encodes_as_one_byte_and_round_trips)
 
 BOOST_AUTO_TEST_CASE(bool_decode_rejects_bytes_other_than_0_and_1)
 {
-    BOOST_CHECK_EXCEPTION(decode<bool>(from_hex("02")), error,
-                          has_code(client_errc::malformed_value));
-    BOOST_CHECK_EXCEPTION(decode<bool>(from_hex("ff")), error,
-                          has_code(client_errc::malformed_value));
+    BOOST_CHECK_EXCEPTION(decode<bool>(from_hex("02")), error, has_code(client_errc::malformed_value));
+    BOOST_CHECK_EXCEPTION(decode<bool>(from_hex("ff")), error, has_code(client_errc::malformed_value));
 }
 
 BOOST_AUTO_TEST_CASE(integers_round_trip_their_minimum_and_maximum)
 {
-    for (std::int16_t v : {std::numeric_limits<std::int16_t>::min(), std::int16_t{-1},
-                           std::int16_t{0}, std::numeric_limits<std::int16_t>::max()})
+    for (std::int16_t v : {std::numeric_limits<std::int16_t>::min(), std::int16_t{-1}, std::int16_t{0},
+                           std::numeric_limits<std::int16_t>::max()})
         BOOST_TEST(round_trip(v) == v);
-    for (std::int32_t v : {std::numeric_limits<std::int32_t>::min(), -1, 0,
-                           std::numeric_limits<std::int32_t>::max()})
+    for (std::int32_t v :
+         {std::numeric_limits<std::int32_t>::min(), -1, 0, std::numeric_limits<std::int32_t>::max()})
         BOOST_TEST(round_trip(v) == v);
-    for (std::int64_t v : {std::numeric_limits<std::int64_t>::min(), std::int64_t{-1},
-                           std::int64_t{0}, std::numeric_limits<std::int64_t>::max()})
+    for (std::int64_t v : {std::numeric_limits<std::int64_t>::min(), std::int64_t{-1}, std::int64_t{0},
+                           std::numeric_limits<std::int64_t>::max()})
         BOOST_TEST(round_trip(v) == v);
 }
 
@@ -102,8 +100,8 @@ BOOST_AUTO_TEST_CASE(integer_decode_of_a_column_it_does_not_accept_is_a_type_mis
 BOOST_AUTO_TEST_CASE(floats_round_trip_nan_infinities_and_extremes)
 {
     using limits = std::numeric_limits<float>;
-    for (float v : {0.0f, -0.0f, 1.5f, limits::min(), limits::max(), limits::lowest(),
-                    limits::denorm_min(), limits::infinity(), -limits::infinity()}) {
+    for (float v : {0.0f, -0.0f, 1.5f, limits::min(), limits::max(), limits::lowest(), limits::denorm_min(),
+                    limits::infinity(), -limits::infinity()}) {
         const float back = round_trip(v);
         BOOST_TEST(std::bit_cast<std::uint32_t>(back) == std::bit_cast<std::uint32_t>(v));
     }
@@ -160,8 +158,8 @@ BOOST_AUTO_TEST_CASE(string_round_trips_empty_unicode_and_one_megabyte)
 
 BOOST_AUTO_TEST_CASE(string_accepts_every_text_like_column)
 {
-    for (oid_t type : {oids::text, oids::varchar, oids::bpchar, oids::name, oids::unknown,
-                       oids::char_, oids::json, oids::xml}) {
+    for (oid_t type : {oids::text, oids::varchar, oids::bpchar, oids::name, oids::unknown, oids::char_,
+                       oids::json, oids::xml}) {
         BOOST_TEST(type_traits<std::string>::accepts(type));
         BOOST_TEST(type_traits<std::string_view>::accepts(type));
     }

@@ -56,8 +56,7 @@ BOOST_AUTO_TEST_CASE(timestamptz_round_trips_before_2000_and_after_2038)
     BOOST_TEST(to_hex(encode(after_2038)) == "0004441ec4c82000");
     BOOST_TEST((decode<sys_us>(from_hex("0004441ec4c82000")) == after_2038));
     for (sys_us value : {sys_us{sys_days{1999y / 12 / 31} + 23h + 59min + 59s + 999999us},
-                         sys_us{sys_days{1066y / 10 / 14}}, sys_us{sys_days{9999y / 12 / 31}},
-                         sys_us{-1us}})
+                         sys_us{sys_days{1066y / 10 / 14}}, sys_us{sys_days{9999y / 12 / 31}}, sys_us{-1us}})
         BOOST_TEST((round_trip(value) == value));
 }
 
@@ -110,8 +109,7 @@ BOOST_AUTO_TEST_CASE(timestamptz_beyond_the_int64_microsecond_range_does_not_fit
     const std::int64_t last = std::numeric_limits<std::int64_t>::max() - epoch - 1;
     BOOST_TEST((decode<sys_us>(be64(last)) == sys_us::max() - 1us));
     // One more would be sys_us::max(), which means infinity: refused rather than aliased.
-    BOOST_CHECK_EXCEPTION(decode<sys_us>(be64(last + 1)), error,
-                          has_code(client_errc::malformed_value));
+    BOOST_CHECK_EXCEPTION(decode<sys_us>(be64(last + 1)), error, has_code(client_errc::malformed_value));
     BOOST_TEST(to_hex(encode(sys_us::max() - 1us)) == to_hex(be64(last)));
 }
 
@@ -187,19 +185,17 @@ BOOST_AUTO_TEST_CASE(date_round_trips_the_postgres_range_limits)
     BOOST_TEST(to_hex(encode(first)) == "ffda97a7");
     BOOST_TEST((decode<sys_days>(from_hex("ffda97a7")) == first));
     // 5874897-12-31 is beyond year_month_day's years; it is 2145031948 days after 2000.
-    BOOST_TEST((decode<sys_days>(from_hex("7fda970c")) ==
-                sys_days{2000y / 1 / 1} + days{2'145'031'948}));
+    BOOST_TEST((decode<sys_days>(from_hex("7fda970c")) == sys_days{2000y / 1 / 1} + days{2'145'031'948}));
     BOOST_TEST(to_hex(encode(sys_days{2000y / 1 / 1} + days{2'145'031'948})) == "7fda970c");
 }
 
 BOOST_AUTO_TEST_CASE(date_encode_rejects_values_outside_postgres_range)
 {
     std::string out;
-    BOOST_CHECK_EXCEPTION(type_traits<sys_days>::encode(sys_days{year{-4713} / 11 / 23}, out),
+    BOOST_CHECK_EXCEPTION(type_traits<sys_days>::encode(sys_days{year{-4713} / 11 / 23}, out), error,
+                          has_code(client_errc::invalid_parameter));
+    BOOST_CHECK_EXCEPTION(type_traits<sys_days>::encode(sys_days{2000y / 1 / 1} + days{2'145'031'949}, out),
                           error, has_code(client_errc::invalid_parameter));
-    BOOST_CHECK_EXCEPTION(
-        type_traits<sys_days>::encode(sys_days{2000y / 1 / 1} + days{2'145'031'949}, out), error,
-        has_code(client_errc::invalid_parameter));
     BOOST_CHECK_EXCEPTION(type_traits<sys_days>::encode(sys_days::max() - days{1}, out), error,
                           has_code(client_errc::invalid_parameter));
     BOOST_CHECK_EXCEPTION(type_traits<sys_days>::encode(sys_days::min() + days{1}, out), error,

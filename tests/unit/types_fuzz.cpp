@@ -32,17 +32,15 @@ constexpr int iterations = 20'000;
 
 // Bytes that steer decoders into their interesting branches: length words, signs, JSON
 // punctuation, digits.
-constexpr std::array<char, 16> interesting_bytes{'\x00', '\x01', '\x7f', '\x80', '\xff', '\x40',
-                                                 '\xc0', '{',    '}',    '[',    ']',    '"',
-                                                 ':',    ',',    '1',    'e'};
+constexpr std::array<char, 16> interesting_bytes{'\x00', '\x01', '\x7f', '\x80', '\xff', '\x40', '\xc0', '{',
+                                                 '}',    '[',    ']',    '"',    ':',    ',',    '1',    'e'};
 
 std::string random_bytes(std::mt19937_64& rng)
 {
     std::string bytes(rng() % 65, '\0');
     const bool interesting = rng() % 4 == 0;
     for (char& c : bytes)
-        c = interesting ? interesting_bytes[rng() % interesting_bytes.size()]
-                        : static_cast<char>(rng());
+        c = interesting ? interesting_bytes[rng() % interesting_bytes.size()] : static_cast<char>(rng());
     return bytes;
 }
 
@@ -66,9 +64,15 @@ std::string mutate(std::string bytes, std::mt19937_64& rng)
             if (!bytes.empty())
                 bytes[at] = static_cast<char>(rng());
             break;
-        case 1: bytes.resize(at); break;
-        case 2: bytes.append(random_bytes(rng).substr(0, 1 + rng() % 8)); break;
-        case 3: bytes.insert(at, random_bytes(rng).substr(0, 1 + rng() % 4)); break;
+        case 1:
+            bytes.resize(at);
+            break;
+        case 2:
+            bytes.append(random_bytes(rng).substr(0, 1 + rng() % 8));
+            break;
+        case 3:
+            bytes.insert(at, random_bytes(rng).substr(0, 1 + rng() % 4));
+            break;
         case 4: {
             const std::uint32_t word = hostile_words[rng() % hostile_words.size()];
             overwrite(bytes, at & ~std::size_t{3}, word, 4);
@@ -85,8 +89,7 @@ std::string mutate(std::string bytes, std::mt19937_64& rng)
 }
 
 /// Decodes `iterations` random and mutated buffers as T from a column of `type`.
-template <class T>
-void fuzz(oid_t type, const std::vector<std::string>& valid, std::uint64_t seed)
+template <class T> void fuzz(oid_t type, const std::vector<std::string>& valid, std::uint64_t seed)
 {
     std::mt19937_64 rng(seed);
     std::size_t decoded = 0;
@@ -94,16 +97,14 @@ void fuzz(oid_t type, const std::vector<std::string>& valid, std::uint64_t seed)
     std::size_t wrong_code = 0;
     std::size_t foreign = 0;
     for (int i = 0; i < iterations; ++i) {
-        const std::string bytes = (i % 2 == 0 || valid.empty())
-                                      ? random_bytes(rng)
-                                      : mutate(valid[rng() % valid.size()], rng);
+        const std::string bytes =
+            (i % 2 == 0 || valid.empty()) ? random_bytes(rng) : mutate(valid[rng() % valid.size()], rng);
         try {
             (void)type_traits<T>::decode(bytes, type);
             ++decoded;
         } catch (const pgcoro::error& e) {
             ++rejected;
-            if (e.code() != client_errc::malformed_value &&
-                e.code() != client_errc::unexpected_null) {
+            if (e.code() != client_errc::malformed_value && e.code() != client_errc::unexpected_null) {
                 ++wrong_code;
                 BOOST_TEST_MESSAGE("unexpected code for " << to_hex(bytes) << ": " << e.what());
             }
@@ -168,23 +169,25 @@ BOOST_AUTO_TEST_CASE(text_like_decoders_survive_random_input)
 {
     fuzz<std::string>(oids::text, encodings<std::string>({"hello"}), 31);
     fuzz<std::string_view>(oids::varchar, encodings<std::string_view>({"hello"}), 32);
-    fuzz<std::vector<std::byte>>(oids::bytea, encodings({std::vector<std::byte>{std::byte{1}}}),
-                                 33);
+    fuzz<std::vector<std::byte>>(oids::bytea, encodings({std::vector<std::byte>{std::byte{1}}}), 33);
     fuzz<fuzz_mood>(16385, encodings({fuzz_mood::happy}), 34);
 }
 
 BOOST_AUTO_TEST_CASE(numeric_decoder_survives_random_input)
 {
     fuzz<numeric>(oids::numeric,
-                  encodings<numeric>({{"12345.678"}, {"-0.5"}, {"NaN"}, {"1e100"}, {"0.000"},
+                  encodings<numeric>({{"12345.678"},
+                                      {"-0.5"},
+                                      {"NaN"},
+                                      {"1e100"},
+                                      {"0.000"},
                                       {"-123456789012345678901234567890.0987654321"}}),
                   41);
 }
 
 BOOST_AUTO_TEST_CASE(json_decoders_survive_random_input)
 {
-    const boost::json::value document =
-        boost::json::parse(R"({"a":[1,2.5,"x",{"b":null}],"c":true})");
+    const boost::json::value document = boost::json::parse(R"({"a":[1,2.5,"x",{"b":null}],"c":true})");
     fuzz<boost::json::value>(oids::jsonb, encodings({document}), 51);
     std::vector<std::string> texts;
     for (const std::string& jsonb : encodings({document}))
@@ -194,19 +197,16 @@ BOOST_AUTO_TEST_CASE(json_decoders_survive_random_input)
 
 BOOST_AUTO_TEST_CASE(array_decoders_survive_random_input_and_hostile_headers)
 {
-    fuzz<std::vector<std::int32_t>>(oids::int4_array,
-                                    encodings<std::vector<std::int32_t>>({{1, 2, 3}, {}}), 61);
+    fuzz<std::vector<std::int32_t>>(oids::int4_array, encodings<std::vector<std::int32_t>>({{1, 2, 3}, {}}),
+                                    61);
     fuzz<std::vector<std::optional<std::int64_t>>>(
-        oids::int8_array,
-        encodings<std::vector<std::optional<std::int64_t>>>({{1, std::nullopt, -3}}), 62);
-    fuzz<std::vector<std::string>>(oids::text_array,
-                                   encodings<std::vector<std::string>>({{"a", "", "bcd"}}), 63);
+        oids::int8_array, encodings<std::vector<std::optional<std::int64_t>>>({{1, std::nullopt, -3}}), 62);
+    fuzz<std::vector<std::string>>(oids::text_array, encodings<std::vector<std::string>>({{"a", "", "bcd"}}),
+                                   63);
     fuzz<std::vector<std::optional<std::string>>>(
-        oids::text_array,
-        encodings<std::vector<std::optional<std::string>>>({{"a", std::nullopt}}), 64);
+        oids::text_array, encodings<std::vector<std::optional<std::string>>>({{"a", std::nullopt}}), 64);
     fuzz<std::vector<bool>>(oids::bool_array, encodings<std::vector<bool>>({{true, false}}), 65);
-    fuzz<std::vector<numeric>>(oids::numeric_array,
-                               encodings<std::vector<numeric>>({{{"1.5"}, {"-2"}}}), 66);
+    fuzz<std::vector<numeric>>(oids::numeric_array, encodings<std::vector<numeric>>({{{"1.5"}, {"-2"}}}), 66);
     fuzz<std::vector<sys_us>>(oids::timestamptz_array,
                               encodings<std::vector<sys_us>>({{sys_us{}, sys_us::max()}}), 67);
     fuzz<std::vector<boost::json::value>>(
@@ -215,11 +215,9 @@ BOOST_AUTO_TEST_CASE(array_decoders_survive_random_input_and_hostile_headers)
     fuzz<std::vector<std::optional<interval>>>(
         oids::interval_array,
         encodings<std::vector<std::optional<interval>>>({{interval{1, 2, 3}, std::nullopt}}), 69);
-    fuzz<std::vector<double>>(oids::float8_array, encodings<std::vector<double>>({{0.5, -1.0}}),
-                              70);
+    fuzz<std::vector<double>>(oids::float8_array, encodings<std::vector<double>>({{0.5, -1.0}}), 70);
     fuzz<std::vector<std::vector<std::byte>>>(
-        oids::bytea_array,
-        encodings<std::vector<std::vector<std::byte>>>({{{std::byte{1}}, {}}}), 71);
+        oids::bytea_array, encodings<std::vector<std::vector<std::byte>>>({{{std::byte{1}}, {}}}), 71);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

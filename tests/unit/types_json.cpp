@@ -46,8 +46,8 @@ BOOST_AUTO_TEST_CASE(jsonb_encodes_as_version_byte_and_text)
 BOOST_AUTO_TEST_CASE(jsonb_decodes_postgres_bytes)
 {
     // '{"a": [1, {"b": null}]}'::jsonb
-    const auto value = decode<boost::json::value>(
-        from_hex("017b2261223a205b312c207b2262223a206e756c6c7d5d7d"), oids::jsonb);
+    const auto value =
+        decode<boost::json::value>(from_hex("017b2261223a205b312c207b2262223a206e756c6c7d5d7d"), oids::jsonb);
     BOOST_TEST(value == boost::json::parse(R"({"a":[1,{"b":null}]})"));
 }
 
@@ -72,8 +72,7 @@ BOOST_AUTO_TEST_CASE(json_round_trips_nested_values_and_edge_numbers)
         {"empty_array", boost::json::array{}},
         {"null", nullptr},
         {"bools", {true, false}},
-        {"int64",
-         {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()}},
+        {"int64", {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()}},
         {"uint64", std::numeric_limits<std::uint64_t>::max()},
         {"doubles", {0.5, -1536.25, 1e300}},
         {"unicode \xC3\xA9\xE2\x82\xAC", "\xF0\x9F\x98\x80 \"quoted\" \\ \n\t\x01"},
@@ -102,8 +101,8 @@ BOOST_AUTO_TEST_CASE(jsonb_decode_rejects_other_versions_and_empty_values)
 
 BOOST_AUTO_TEST_CASE(json_decode_rejects_invalid_json_and_utf8)
 {
-    for (std::string text : {"{", "[1,]", "nul", "1 2", "{\"a\" 1}", "\"\xff\"", "'a'", "NaN",
-                             "\"\xC3\"", "[1] x"}) {
+    for (std::string text :
+         {"{", "[1,]", "nul", "1 2", "{\"a\" 1}", "\"\xff\"", "'a'", "NaN", "\"\xC3\"", "[1] x"}) {
         BOOST_TEST_CONTEXT(to_hex(text))
         {
             BOOST_CHECK_EXCEPTION(decode<boost::json::value>(text, oids::json), error,
@@ -124,12 +123,11 @@ BOOST_AUTO_TEST_CASE(json_decode_limits_nesting_depth)
 
 BOOST_AUTO_TEST_CASE(json_encode_rejects_nan_and_infinity)
 {
-    for (double bad : {std::numeric_limits<double>::infinity(),
-                       -std::numeric_limits<double>::infinity(),
+    for (double bad : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
                        std::numeric_limits<double>::quiet_NaN()}) {
         std::string out;
-        BOOST_CHECK_EXCEPTION(type_traits<boost::json::value>::encode(boost::json::value(bad), out),
-                              error, has_code(client_errc::invalid_parameter));
+        BOOST_CHECK_EXCEPTION(type_traits<boost::json::value>::encode(boost::json::value(bad), out), error,
+                              has_code(client_errc::invalid_parameter));
         const boost::json::value deep = {{"a", {1, {{"b", {bad}}}}}};
         BOOST_CHECK_EXCEPTION(type_traits<boost::json::value>::encode(deep, out), error,
                               has_code(client_errc::invalid_parameter));

@@ -50,7 +50,10 @@ constexpr text_and_bytes postgres_numerics[] = {
     {"20000.00020000", "0003000100000008000200000002"},
 };
 
-numeric decode_hex(std::string_view hex) { return decode<numeric>(from_hex(hex)); }
+numeric decode_hex(std::string_view hex)
+{
+    return decode<numeric>(from_hex(hex));
+}
 
 std::string thousand_digits()
 {
@@ -67,7 +70,10 @@ BOOST_AUTO_TEST_SUITE(types_numeric)
 BOOST_AUTO_TEST_CASE(numeric_decode_matches_numeric_out)
 {
     for (const auto& [text, hex] : postgres_numerics) {
-        BOOST_TEST_CONTEXT(text) { BOOST_TEST(decode_hex(hex).value == text); }
+        BOOST_TEST_CONTEXT(text)
+        {
+            BOOST_TEST(decode_hex(hex).value == text);
+        }
     }
     // Infinities as numeric_send writes them (its dscale field is meaningless).
     BOOST_TEST(decode_hex("00000000d0000020").value == "Infinity");
@@ -77,7 +83,10 @@ BOOST_AUTO_TEST_CASE(numeric_decode_matches_numeric_out)
 BOOST_AUTO_TEST_CASE(numeric_encode_matches_numeric_send)
 {
     for (const auto& [text, hex] : postgres_numerics) {
-        BOOST_TEST_CONTEXT(text) { BOOST_TEST(to_hex(encode(numeric{text})) == hex); }
+        BOOST_TEST_CONTEXT(text)
+        {
+            BOOST_TEST(to_hex(encode(numeric{text})) == hex);
+        }
     }
     BOOST_TEST(to_hex(encode(numeric{"12345.678"})) ==
                to_hex(from_hex("0003 0001 0000 0003 0001 0929 1a7c")));
@@ -112,14 +121,27 @@ BOOST_AUTO_TEST_CASE(numeric_encode_keeps_the_display_scale)
 BOOST_AUTO_TEST_CASE(numeric_encode_accepts_the_spellings_numeric_in_accepts)
 {
     const std::pair<const char*, const char*> cases[] = {
-        {"nan", "NaN"},        {" NaN ", "NaN"},      {"inf", "Infinity"},
-        {"+inf", "Infinity"},  {"-INF", "-Infinity"}, {"+infinity", "Infinity"},
-        {"INFINITY", "Infinity"}, {" 1.5 ", "1.5"},   {"\t-2\n", "-2"},
-        {".5", "0.5"},         {"5.", "5"},           {"+.5", "0.5"},
-        {"-.5", "-0.5"},       {"1E+3", "1000"},      {"12345678e-4", "1234.5678"},
+        {"nan", "NaN"},
+        {" NaN ", "NaN"},
+        {"inf", "Infinity"},
+        {"+inf", "Infinity"},
+        {"-INF", "-Infinity"},
+        {"+infinity", "Infinity"},
+        {"INFINITY", "Infinity"},
+        {" 1.5 ", "1.5"},
+        {"\t-2\n", "-2"},
+        {".5", "0.5"},
+        {"5.", "5"},
+        {"+.5", "0.5"},
+        {"-.5", "-0.5"},
+        {"1E+3", "1000"},
+        {"12345678e-4", "1234.5678"},
     };
     for (const auto& [input, output] : cases) {
-        BOOST_TEST_CONTEXT(input) { BOOST_TEST(round_trip(numeric{input}).value == output); }
+        BOOST_TEST_CONTEXT(input)
+        {
+            BOOST_TEST(round_trip(numeric{input}).value == output);
+        }
     }
 }
 
@@ -128,14 +150,14 @@ BOOST_AUTO_TEST_CASE(numeric_round_trips_special_values_and_a_thousand_digits)
     for (const char* text : {"NaN", "Infinity", "-Infinity", "0", "-1", "0.1"})
         BOOST_TEST(round_trip(numeric{text}).value == text);
     const std::string digits = thousand_digits();
-    for (const std::string& text : {digits, "-" + digits, "0." + digits, digits + "." + digits,
-                                    "-" + digits + "." + digits + "000"})
+    for (const std::string& text :
+         {digits, "-" + digits, "0." + digits, digits + "." + digits, "-" + digits + "." + digits + "000"})
         BOOST_TEST(round_trip(numeric{text}).value == text);
 }
 
 BOOST_AUTO_TEST_CASE(numeric_round_trips_the_format_limits)
 {
-    const std::string largest(131072, '9');   // 131072 digits before the point
+    const std::string largest(131072, '9'); // 131072 digits before the point
     BOOST_TEST(round_trip(numeric{largest}).value == largest);
     const std::string finest = "0." + std::string(16382, '0') + "1"; // scale 16383
     BOOST_TEST(round_trip(numeric{finest}).value == finest);
@@ -144,9 +166,9 @@ BOOST_AUTO_TEST_CASE(numeric_round_trips_the_format_limits)
 
 BOOST_AUTO_TEST_CASE(numeric_encode_rejects_garbage)
 {
-    for (const char* text : {"1.2.3", "abc", "", " ", "--1", "1e", "e1", ".", "+", "-", "1e+",
-                             "1e-", "1 2", "0x10", "1_000", "nan1", "+nan", "infinit", "1e 3",
-                             "1,5", "١٢"}) {
+    for (const char* text :
+         {"1.2.3", "abc", "",     " ",     "--1",  "1e",   "e1",      ".",    "+",   "-", "1e+",
+          "1e-",   "1 2", "0x10", "1_000", "nan1", "+nan", "infinit", "1e 3", "1,5", "١٢"}) {
         BOOST_TEST_CONTEXT('"' << text << '"')
         {
             std::string out;
@@ -156,15 +178,15 @@ BOOST_AUTO_TEST_CASE(numeric_encode_rejects_garbage)
         }
     }
     std::string out;
-    BOOST_CHECK_EXCEPTION(type_traits<numeric>::encode(numeric{std::string("1\0", 2)}, out),
-                          error, has_code(client_errc::invalid_parameter));
+    BOOST_CHECK_EXCEPTION(type_traits<numeric>::encode(numeric{std::string("1\0", 2)}, out), error,
+                          has_code(client_errc::invalid_parameter));
 }
 
 BOOST_AUTO_TEST_CASE(numeric_encode_rejects_values_that_overflow_the_format)
 {
     for (const std::string& text :
-         {std::string("1e131072"), std::string("1e-16384"), std::string("0e-16384"),
-          std::string(131073, '9'), "0." + std::string(16384, '0'), std::string("1e2147483647"),
+         {std::string("1e131072"), std::string("1e-16384"), std::string("0e-16384"), std::string(131073, '9'),
+          "0." + std::string(16384, '0'), std::string("1e2147483647"),
           std::string("1e99999999999999999999999"), std::string("1e-99999999999999999999")}) {
         BOOST_TEST_CONTEXT(text.substr(0, 20))
         {
@@ -182,16 +204,16 @@ BOOST_AUTO_TEST_CASE(numeric_decode_rejects_an_invalid_header_or_digit)
     const std::pair<const char*, const char*> cases[] = {
         {"", "8-byte header"},
         {"00010000000000", "8-byte header"},
-        {"0001000000000000", "digit count"},               // ndigits 1, no digit
-        {"000000000000000000", "digit count"},             // a byte too many
+        {"0001000000000000", "digit count"},   // ndigits 1, no digit
+        {"000000000000000000", "digit count"}, // a byte too many
         {"00010000000000000001ff", "digit count"},
         {"0000000012340000", "sign"},
         {"0000000080000000", "sign"},
-        {"0000000000004000", "scale"},                     // dscale 16384
+        {"0000000000004000", "scale"}, // dscale 16384
         {"000000000000ffff", "scale"},
-        {"00010000000000002710", "0..9999"},               // 10000
-        {"0001000000000000ffff", "0..9999"},               // -1
-        {"ffff00000000000000", "digit count"},             // 65535 digits claimed
+        {"00010000000000002710", "0..9999"},   // 10000
+        {"0001000000000000ffff", "0..9999"},   // -1
+        {"ffff00000000000000", "digit count"}, // 65535 digits claimed
     };
     for (const auto& [hex, fragment] : cases) {
         BOOST_TEST_CONTEXT(hex)
@@ -199,8 +221,7 @@ BOOST_AUTO_TEST_CASE(numeric_decode_rejects_an_invalid_header_or_digit)
             BOOST_CHECK_EXCEPTION(decode_hex(hex), error, malformed_saying(fragment));
         }
     }
-    check_rejects_truncated_and_oversized<numeric>(from_hex("0003000100000003000109291a7c"),
-                                                   oids::numeric);
+    check_rejects_truncated_and_oversized<numeric>(from_hex("0003000100000003000109291a7c"), oids::numeric);
 }
 
 BOOST_AUTO_TEST_CASE(numeric_equality_is_textual)

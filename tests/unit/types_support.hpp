@@ -59,15 +59,13 @@ template <class T> std::string encode(const T& value)
 }
 
 /// Decodes `bytes` as a column of `type` (by default T's own type OID).
-template <class T>
-T decode(std::string_view bytes, pgcoro::oid_t type = pgcoro::type_traits<T>::type_oid)
+template <class T> T decode(std::string_view bytes, pgcoro::oid_t type = pgcoro::type_traits<T>::type_oid)
 {
     return pgcoro::type_traits<T>::decode(bytes, type);
 }
 
 /// encode then decode.
-template <class T>
-T round_trip(const T& value, pgcoro::oid_t type = pgcoro::type_traits<T>::type_oid)
+template <class T> T round_trip(const T& value, pgcoro::oid_t type = pgcoro::type_traits<T>::type_oid)
 {
     return decode<T>(encode(value), type);
 }
@@ -75,7 +73,9 @@ T round_trip(const T& value, pgcoro::oid_t type = pgcoro::type_traits<T>::type_o
 /// Predicate for BOOST_CHECK_EXCEPTION: the pgcoro::error carries `code`.
 inline auto has_code(pgcoro::client_errc code)
 {
-    return [code](const pgcoro::error& e) { return e.code() == code; };
+    return [code](const pgcoro::error& e) {
+        return e.code() == code;
+    };
 }
 
 /// Predicate for BOOST_CHECK_EXCEPTION: malformed_value with `fragment` in the message.
@@ -89,8 +89,7 @@ inline auto malformed_saying(std::string fragment)
 
 /// Every strict prefix of a valid encoding, and the encoding with one byte appended, is
 /// rejected with client_errc::malformed_value.
-template <class T>
-void check_rejects_truncated_and_oversized(std::string_view valid, pgcoro::oid_t type)
+template <class T> void check_rejects_truncated_and_oversized(std::string_view valid, pgcoro::oid_t type)
 {
     for (std::size_t size = 0; size < valid.size(); ++size) {
         BOOST_TEST_CONTEXT("prefix of " << size << " bytes of " << to_hex(valid))

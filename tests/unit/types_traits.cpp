@@ -44,14 +44,11 @@ BOOST_AUTO_TEST_CASE(type_name_names_builtins_arrays_and_others)
 
 BOOST_AUTO_TEST_CASE(error_helpers_throw_pgcoro_errors_with_their_codes)
 {
-    BOOST_CHECK_EXCEPTION(detail::throw_malformed("x"), error,
-                          has_code(client_errc::malformed_value));
+    BOOST_CHECK_EXCEPTION(detail::throw_malformed("x"), error, has_code(client_errc::malformed_value));
     BOOST_CHECK_EXCEPTION(detail::throw_invalid_parameter("x"), error,
                           has_code(client_errc::invalid_parameter));
-    BOOST_CHECK_EXCEPTION(detail::throw_unexpected_null(), error,
-                          has_code(client_errc::unexpected_null));
-    BOOST_CHECK_EXCEPTION(detail::throw_malformed("bad thing"), error,
-                          malformed_saying("bad thing"));
+    BOOST_CHECK_EXCEPTION(detail::throw_unexpected_null(), error, has_code(client_errc::unexpected_null));
+    BOOST_CHECK_EXCEPTION(detail::throw_malformed("bad thing"), error, malformed_saying("bad thing"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -39,8 +39,8 @@ BOOST_AUTO_TEST_CASE(uuid_accepts_only_uuid_columns)
 
 BOOST_AUTO_TEST_CASE(uuid_decode_rejects_truncated_and_oversized_buffers)
 {
-    check_rejects_truncated_and_oversized<boost::uuids::uuid>(
-        from_hex("a0eebc999c0b4ef8bb6d6bb9bd380a11"), oids::uuid);
+    check_rejects_truncated_and_oversized<boost::uuids::uuid>(from_hex("a0eebc999c0b4ef8bb6d6bb9bd380a11"),
+                                                              oids::uuid);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

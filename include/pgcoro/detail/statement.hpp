@@ -17,11 +17,21 @@ namespace pgcoro::detail {
 
 /// Maps an argument type to the field type that encodes it: string literals and char
 /// pointers become std::string_view.
-template <class A> struct param_type { using type = std::remove_cvref_t<A>; };
-template <std::size_t N> struct param_type<char[N]> { using type = std::string_view; };
-template <std::size_t N> struct param_type<const char[N]> { using type = std::string_view; };
-template <> struct param_type<const char*> { using type = std::string_view; };
-template <> struct param_type<char*> { using type = std::string_view; };
+template <class A> struct param_type {
+    using type = std::remove_cvref_t<A>;
+};
+template <std::size_t N> struct param_type<char[N]> {
+    using type = std::string_view;
+};
+template <std::size_t N> struct param_type<const char[N]> {
+    using type = std::string_view;
+};
+template <> struct param_type<const char*> {
+    using type = std::string_view;
+};
+template <> struct param_type<char*> {
+    using type = std::string_view;
+};
 template <class A> using param_type_t = typename param_type<std::remove_cvref_t<A>>::type;
 
 template <class A>
@@ -31,9 +41,9 @@ inline constexpr std::size_t max_parameters = 65535; // libpq's PQ_QUERY_PARAM_M
 
 struct statement {
     std::string sql;
-    std::string values;                                  // the binary values, back to back
-    boost::container::small_vector<oid_t, 8> types;      // OID per parameter
-    boost::container::small_vector<int, 8> lengths;      // byte length, -1 for NULL
+    std::string values;                             // the binary values, back to back
+    boost::container::small_vector<oid_t, 8> types; // OID per parameter
+    boost::container::small_vector<int, 8> lengths; // byte length, -1 for NULL
 
     std::size_t size() const noexcept { return types.size(); }
 

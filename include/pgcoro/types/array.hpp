@@ -27,8 +27,7 @@ namespace detail {
 /// A type that can be the element of a one-dimensional array: a pg_type with an array
 /// OID, or std::optional of one (for arrays holding NULLs).
 template <class Element>
-concept array_element =
-    field_type<Element> && (type_traits<field_value_t<Element>>::array_oid != 0);
+concept array_element = field_type<Element> &&(type_traits<field_value_t<Element>>::array_oid != 0);
 
 /// What read_array_header found: the element count and the element OID.
 struct array_header {
@@ -73,7 +72,7 @@ void patch_element_length(std::string& out, std::size_t length_at);
 /// Element is not optional. Elements decoded as std::string_view point into the result
 /// and are valid only while it lives.
 template <class Element>
-    requires detail::array_element<Element>
+requires detail::array_element<Element>
 struct type_traits<std::vector<Element>> {
     using value_type = detail::field_value_t<Element>;
 
@@ -121,8 +120,8 @@ struct type_traits<std::vector<Element>> {
         std::vector<Element> result;
         result.reserve(header.count); // bounded by the buffer size in read_array_header
         for (std::size_t i = 0; i < header.count; ++i)
-            result.push_back(detail::decode_field<Element>(
-                detail::read_array_element(reader, type_oid), header.element_type));
+            result.push_back(detail::decode_field<Element>(detail::read_array_element(reader, type_oid),
+                                                           header.element_type));
         detail::expect_array_end(reader, type_oid);
         return result;
     }

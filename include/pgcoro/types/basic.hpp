@@ -45,8 +45,10 @@ constexpr bool is_text_like(oid_t type) noexcept
     case oids::char_:
     case oids::unknown:
     case oids::json:
-    case oids::xml: return true;
-    default: return false;
+    case oids::xml:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -96,7 +98,8 @@ template <class Integer> struct integer_traits {
                 return read_be<std::int64_t>(bytes.data());
             }
             break;
-        default: break;
+        default:
+            break;
         }
         throw_type_mismatch(sizeof(Integer) == 2   ? "std::int16_t"
                             : sizeof(Integer) == 4 ? "std::int32_t"
@@ -139,8 +142,8 @@ template <> struct type_traits<std::int64_t> : detail::integer_traits<std::int64
 /// `long long` is int8 too where it is a different type from std::int64_t (LP64 Linux, where
 /// int64_t is `long`), so literals such as 5LL bind without a cast.
 template <class T>
-    requires(std::is_same_v<T, long long> && !std::is_same_v<long long, std::int64_t>)
-struct type_traits<T> : detail::integer_traits<long long> {};
+requires(std::is_same_v<T, long long> && !std::is_same_v<long long, std::int64_t>) struct type_traits<T>
+    : detail::integer_traits<long long> {};
 
 /// float ↔ float4 (IEEE-754 single, NaN and ±infinity included).
 template <> struct type_traits<float> {
@@ -170,10 +173,7 @@ template <> struct type_traits<double> {
     static constexpr oid_t array_oid = oids::float8_array;
 
     /// True for float8 and float4 columns (a float4 widens exactly).
-    static bool accepts(oid_t type) noexcept
-    {
-        return type == oids::float8 || type == oids::float4;
-    }
+    static bool accepts(oid_t type) noexcept { return type == oids::float8 || type == oids::float4; }
 
     /// Appends the 8-byte IEEE-754 value. Never throws (beyond std::bad_alloc).
     static void encode(double value, std::string& out)
@@ -207,10 +207,7 @@ template <> struct type_traits<std::string> {
 
     /// Appends the raw bytes. Throws client_errc::invalid_parameter if `value` contains a
     /// NUL byte, which PostgreSQL text cannot hold.
-    static void encode(const std::string& value, std::string& out)
-    {
-        detail::encode_text(value, out);
-    }
+    static void encode(const std::string& value, std::string& out) { detail::encode_text(value, out); }
 
     /// Copies the bytes. Never throws (beyond std::bad_alloc): any byte sequence is text.
     static std::string decode(std::string_view bytes, oid_t) { return std::string(bytes); }
@@ -227,10 +224,7 @@ template <> struct type_traits<std::string_view> {
 
     /// Appends the raw bytes. Throws client_errc::invalid_parameter if `value` contains a
     /// NUL byte, which PostgreSQL text cannot hold.
-    static void encode(std::string_view value, std::string& out)
-    {
-        detail::encode_text(value, out);
-    }
+    static void encode(std::string_view value, std::string& out) { detail::encode_text(value, out); }
 
     /// Returns `bytes` itself (valid only while the result lives). Never throws.
     static std::string_view decode(std::string_view bytes, oid_t) noexcept { return bytes; }

@@ -35,9 +35,8 @@ namespace detail {
 // Limits from PostgreSQL's src/include/datatype/timestamp.h, counted from PostgreSQL's
 // epoch (2000-01-01). END_* values are the first ones out of range.
 inline constexpr std::int64_t postgres_epoch_unix_days = 10'957;
-inline constexpr std::int64_t postgres_epoch_unix_microseconds =
-    postgres_epoch_unix_days * 86'400'000'000;
-inline constexpr std::int64_t min_timestamp = -211'813'488'000'000'000; // 4714-11-24 BC
+inline constexpr std::int64_t postgres_epoch_unix_microseconds = postgres_epoch_unix_days * 86'400'000'000;
+inline constexpr std::int64_t min_timestamp = -211'813'488'000'000'000;  // 4714-11-24 BC
 inline constexpr std::int64_t end_timestamp = 9'223'371'331'200'000'000; // 294277-01-01
 inline constexpr std::int32_t min_date = -2'451'545;                     // 4714-11-24 BC
 inline constexpr std::int32_t end_date = 2'145'031'949;                  // 5874898-01-01
@@ -45,9 +44,9 @@ inline constexpr std::int32_t end_date = 2'145'031'949;                  // 5874
 /// A duration that every microsecond count converts to exactly (microseconds,
 /// nanoseconds, ...), with an ordinary signed integer representation.
 template <class Duration>
-concept microsecond_multiple =
-    std::signed_integral<typename Duration::rep> && sizeof(typename Duration::rep) <= 8 &&
-    std::ratio_divide<std::micro, typename Duration::period>::den == 1;
+concept microsecond_multiple = std::signed_integral<typename Duration::rep> &&
+                                   sizeof(typename Duration::rep) <= 8 &&
+                               std::ratio_divide<std::micro, typename Duration::period>::den == 1;
 
 /// Throws client_errc::invalid_parameter: a C++ value lies outside the range of the
 /// PostgreSQL type `type` (timestamp, timestamptz or date).
@@ -62,8 +61,7 @@ concept microsecond_multiple =
 [[noreturn]] void throw_datetime_does_not_fit(oid_t type, std::string_view cpp_type);
 
 /// Shared by timestamptz (system_clock) and timestamp (local_t).
-template <class Clock, microsecond_multiple Duration, oid_t Type, oid_t ArrayType>
-struct timestamp_traits {
+template <class Clock, microsecond_multiple Duration, oid_t Type, oid_t ArrayType> struct timestamp_traits {
     using time_point = std::chrono::time_point<Clock, Duration>;
     using rep = typename Duration::rep;
 
@@ -116,8 +114,7 @@ struct timestamp_traits {
         if (unix_microseconds > std::numeric_limits<rep>::max() / ticks_per_microsecond ||
             unix_microseconds < std::numeric_limits<rep>::min() / ticks_per_microsecond)
             throw_datetime_does_not_fit(Type, "std::chrono::time_point");
-        const time_point result{
-            Duration{static_cast<rep>(unix_microseconds * ticks_per_microsecond)}};
+        const time_point result{Duration{static_cast<rep>(unix_microseconds * ticks_per_microsecond)}};
         // A finite value must not come back as ±infinity when re-encoded.
         if (result == time_point::max() || result == time_point::min())
             throw_datetime_does_not_fit(Type, "std::chrono::time_point");
@@ -139,8 +136,7 @@ struct type_traits<std::chrono::time_point<std::chrono::system_clock, Duration>>
 /// finer. See the top of this header for infinity, range and precision.
 template <detail::microsecond_multiple Duration>
 struct type_traits<std::chrono::time_point<std::chrono::local_t, Duration>>
-    : detail::timestamp_traits<std::chrono::local_t, Duration, oids::timestamp,
-                               oids::timestamp_array> {};
+    : detail::timestamp_traits<std::chrono::local_t, Duration, oids::timestamp, oids::timestamp_array> {};
 
 /// std::chrono::sys_days ↔ date. sys_days::max() / min() ↔ infinity / -infinity.
 template <> struct type_traits<std::chrono::sys_days> {
@@ -166,8 +162,7 @@ template <> struct type_traits<std::chrono::sys_days> {
         if (unix_days < detail::min_date + detail::postgres_epoch_unix_days ||
             unix_days >= detail::end_date + detail::postgres_epoch_unix_days)
             detail::throw_datetime_not_representable(oids::date);
-        detail::append_be(out,
-                          static_cast<std::int32_t>(unix_days - detail::postgres_epoch_unix_days));
+        detail::append_be(out, static_cast<std::int32_t>(unix_days - detail::postgres_epoch_unix_days));
     }
 
     /// Decodes 4 bytes. Throws client_errc::malformed_value for a wrong size or a value

@@ -36,8 +36,8 @@ namespace detail {
 
 /// A BOOST_DESCRIBE_ENUM enum ↔ its enumerator name as an enum (or text) label.
 template <class Enum>
-    requires std::is_enum_v<Enum> && boost::describe::has_describe_enumerators<Enum>::value
-struct type_traits<Enum> {
+requires std::is_enum_v<Enum> &&
+    boost::describe::has_describe_enumerators<Enum>::value struct type_traits<Enum> {
     static constexpr oid_t type_oid = oids::unspecified;
     static constexpr oid_t array_oid = 0;
 
@@ -45,9 +45,8 @@ struct type_traits<Enum> {
     /// where enum types live; a label that does not match still fails in decode().
     static bool accepts(oid_t type) noexcept
     {
-        return type == oids::text || type == oids::varchar || type == oids::bpchar ||
-               type == oids::name || type == oids::unknown ||
-               type >= oids::first_normal_object;
+        return type == oids::text || type == oids::varchar || type == oids::bpchar || type == oids::name ||
+               type == oids::unknown || type >= oids::first_normal_object;
     }
 
     /// Appends the enumerator's name. Throws client_errc::invalid_parameter if `value` is
@@ -55,11 +54,10 @@ struct type_traits<Enum> {
     static void encode(Enum value, std::string& out)
     {
         const char* label = nullptr;
-        boost::mp11::mp_for_each<boost::describe::describe_enumerators<Enum>>(
-            [&](auto enumerator) {
-                if (label == nullptr && enumerator.value == value)
-                    label = enumerator.name;
-            });
+        boost::mp11::mp_for_each<boost::describe::describe_enumerators<Enum>>([&](auto enumerator) {
+            if (label == nullptr && enumerator.value == value)
+                label = enumerator.name;
+        });
         if (label == nullptr)
             detail::throw_undescribed_enum_value(
                 std::to_string(+static_cast<std::underlying_type_t<Enum>>(value)),
@@ -78,13 +76,12 @@ struct type_traits<Enum> {
                 bytes.remove_suffix(1);
         Enum result{};
         bool found = false;
-        boost::mp11::mp_for_each<boost::describe::describe_enumerators<Enum>>(
-            [&](auto enumerator) {
-                if (!found && bytes == enumerator.name) {
-                    result = enumerator.value;
-                    found = true;
-                }
-            });
+        boost::mp11::mp_for_each<boost::describe::describe_enumerators<Enum>>([&](auto enumerator) {
+            if (!found && bytes == enumerator.name) {
+                result = enumerator.value;
+                found = true;
+            }
+        });
         if (!found)
             detail::throw_unknown_enum_label(bytes, boost::core::type_name<Enum>());
         return result;

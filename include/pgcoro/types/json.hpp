@@ -33,10 +33,7 @@ template <> struct type_traits<boost::json::value> {
     static constexpr std::size_t max_depth = 1000;
 
     /// True for json and jsonb columns.
-    static bool accepts(oid_t type) noexcept
-    {
-        return type == oids::json || type == oids::jsonb;
-    }
+    static bool accepts(oid_t type) noexcept { return type == oids::json || type == oids::jsonb; }
 
     /// Appends the jsonb version byte and the serialized value. Throws
     /// client_errc::invalid_parameter if the value holds a NaN or infinite double, which

@@ -15,8 +15,8 @@
 // hold; decode throws pgcoro::error(client_errc::malformed_value) for a buffer of the wrong
 // size or content (or a value the C++ type cannot represent) and never reads outside
 // `bytes`; type_mismatch when called with a column type accepts() rejects (the row layer
-// checks accepts() first); unexpected_null for a NULL array element of a non-optional type. NULL never reaches a codec: std::optional
-// handles it (see detail::encode_value / detail::decode_value).
+// checks accepts() first); unexpected_null for a NULL array element of a non-optional type. NULL never
+// reaches a codec: std::optional handles it (see detail::encode_value / detail::decode_value).
 //
 // Example: a user type stored as text
 //
@@ -114,12 +114,21 @@ template <class T> struct type_traits {};
 
 /// T can be encoded and decoded (NULL aside).
 template <class T>
-concept pg_type = requires(const T& value, std::string& out, std::string_view bytes, oid_t type) {
-    { type_traits<T>::type_oid } -> std::convertible_to<oid_t>;
-    { type_traits<T>::array_oid } -> std::convertible_to<oid_t>;
-    { type_traits<T>::accepts(type) } -> std::convertible_to<bool>;
+concept pg_type = requires(const T& value, std::string& out, std::string_view bytes, oid_t type)
+{
+    {
+        type_traits<T>::type_oid
+        } -> std::convertible_to<oid_t>;
+    {
+        type_traits<T>::array_oid
+        } -> std::convertible_to<oid_t>;
+    {
+        type_traits<T>::accepts(type)
+        } -> std::convertible_to<bool>;
     type_traits<T>::encode(value, out);
-    { type_traits<T>::decode(bytes, type) } -> std::same_as<T>;
+    {
+        type_traits<T>::decode(bytes, type)
+        } -> std::same_as<T>;
 };
 
 template <class T> struct is_optional : std::false_type {};
@@ -128,13 +137,17 @@ template <class T> inline constexpr bool is_optional_v = is_optional<T>::value;
 
 /// A value that can be a column or parameter: a pg_type or std::optional of one.
 template <class T>
-concept field_type = pg_type<T> || (is_optional_v<T> && pg_type<typename T::value_type>);
+concept field_type = pg_type<T> ||(is_optional_v<T>&& pg_type<typename T::value_type>);
 
 namespace detail {
 
 /// The non-optional type behind a field_type.
-template <class T> struct field_value_type { using type = T; };
-template <class T> struct field_value_type<std::optional<T>> { using type = T; };
+template <class T> struct field_value_type {
+    using type = T;
+};
+template <class T> struct field_value_type<std::optional<T>> {
+    using type = T;
+};
 template <class T> using field_value_t = typename field_value_type<T>::type;
 
 [[noreturn]] void throw_malformed(std::string_view what);
