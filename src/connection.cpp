@@ -226,6 +226,20 @@ private:
     bool consume() noexcept;
     bool ssl_pending() const noexcept;
     asio::awaitable<PGresult*> next_result();
+    /// What reading one command's results keeps: the last good result, the first error.
+    struct result_sink {
+        result last;
+        result failure;
+        bool saw_copy = false;
+    };
+    /// Follow-up a result needs before reading on (COPY states; rare).
+    enum class copy_action { none, flush_copy_end, drain_copy_out };
+    copy_action absorb(PGresult* raw, result_sink& sink);
+    /// After the terminating NULL: throws the first error (or connection loss), else returns
+    /// the last result.
+    result finish(result_sink& sink, std::string_view sql);
+    /// Turns the outcome of a socket wait into the right error.
+    void check_wait(const boost::system::error_code& ec);
     asio::awaitable<result> collect(std::string_view sql);
     asio::awaitable<void> drain_copy_out();
     /// The cached statement name for `s`, or nullptr (then prepare() it). Synchronous: the
@@ -491,20 +505,26 @@ void connection_impl::on_notice(const PGresult* res) noexcept
 
 // ---- protocol primitives ---------------------------------------------------------------
 
+void connection_impl::check_wait(const boost::system::error_code& ec)
+{
+    if (ec == asio::error::operation_aborted)
+        throw error(client_errc::operation_aborted, "operation cancelled");
+    if (ec)
+        throw_lost(diagnostics_from(nullptr, nullptr));
+}
+
 asio::awaitable<void> connection_impl::wait(wait_type type)
 {
+    // asio::deferred, not use_awaitable: awaiting the operation directly costs no coroutine
+    // frame of its own. (The same three lines are inlined in the hot loops below.)
     boost::system::error_code ec;
     try {
-        std::tie(ec) = co_await socket_.async_wait(type, asio::as_tuple(asio::use_awaitable));
+        auto waited = co_await socket_.async_wait(type, asio::as_tuple(asio::deferred));
+        ec = std::get<0>(waited);
     } catch (const boost::system::system_error&) {
         ec = asio::error::operation_aborted; // the coroutine was already cancelled
     }
-    if (ec == asio::error::operation_aborted)
-        throw error(client_errc::operation_aborted, "operation cancelled");
-    if (ec) {
-        broken_ = true;
-        throw_lost(diagnostics_from(nullptr, nullptr));
-    }
+    check_wait(ec);
 }
 
 asio::awaitable<void> connection_impl::wait_read_or_write()
@@ -597,63 +617,69 @@ asio::awaitable<void> connection_impl::drain_copy_out()
     }
 }
 
+connection_impl::copy_action connection_impl::absorb(PGresult* raw, result_sink& sink)
+{
+    result res(raw);
+    switch (PQresultStatus(raw)) {
+    case PGRES_TUPLES_OK:
+    case PGRES_COMMAND_OK:
+    case PGRES_EMPTY_QUERY:
+    case PGRES_SINGLE_TUPLE:
+        sink.last = std::move(res);
+        return copy_action::none;
+    case PGRES_COPY_IN:
+        // COPY FROM STDIN through the query API would loop forever (pitfall 27).
+        sink.saw_copy = true;
+        if (PQputCopyEnd(conn_, "COPY is not supported through the query API") < 0)
+            throw_lost(diagnostics_from(nullptr, conn_));
+        return copy_action::flush_copy_end;
+    case PGRES_COPY_OUT:
+        sink.saw_copy = true;
+        return copy_action::drain_copy_out;
+    case PGRES_COPY_BOTH:
+        // Replication protocol: nothing sensible to do but drop the connection.
+        broken_ = true;
+        throw error(client_errc::unsupported_copy, "COPY BOTH (replication) is not supported");
+    default:
+        if (!sink.failure.native_handle())
+            sink.failure = std::move(res);
+        return copy_action::none;
+    }
+}
+
+result connection_impl::finish(result_sink& sink, std::string_view sql)
+{
+    dirty_ = false;
+    if (PQstatus(conn_) != CONNECTION_OK)
+        throw_lost(diagnostics_from(sink.failure.native_handle(), conn_));
+    if (sink.failure.native_handle())
+        throw_server_error(sink.failure.native_handle(), sql);
+    if (sink.saw_copy)
+        throw error(client_errc::unsupported_copy,
+                    "COPY ... FROM STDIN / TO STDOUT is not supported through the query API");
+    return std::move(sink.last);
+}
+
 asio::awaitable<result> connection_impl::collect(std::string_view sql)
 {
     // Read to the terminating NULL, errors included (pitfall 9). Several results are
     // possible: the last successful one is returned, the first error is thrown.
-    result last;
-    result failure;
-    bool saw_copy = false;
+    result_sink sink;
     for (;;) {
-        // The common case has the result parsed already: no coroutine needed.
         PGresult* raw = nullptr;
         if (PQisBusy(conn_))
             raw = co_await next_result();
         else
-            raw = PQgetResult(conn_);
+            raw = PQgetResult(conn_); // the common case: parsed already, no coroutine needed
         if (!raw)
             break;
-        result res(raw);
-        switch (PQresultStatus(raw)) {
-        case PGRES_TUPLES_OK:
-        case PGRES_COMMAND_OK:
-        case PGRES_EMPTY_QUERY:
-        case PGRES_SINGLE_TUPLE:
-            last = std::move(res);
-            break;
-        case PGRES_COPY_IN:
-            // COPY FROM STDIN through the query API would loop forever (pitfall 27).
-            saw_copy = true;
-            if (PQputCopyEnd(conn_, "COPY is not supported through the query API") < 0)
-                throw_lost(diagnostics_from(nullptr, conn_));
-            if (!flushed())
-                co_await flush();
-            break;
-        case PGRES_COPY_OUT:
-            saw_copy = true;
+        copy_action action = absorb(raw, sink);
+        if (action == copy_action::flush_copy_end && !flushed())
+            co_await flush();
+        else if (action == copy_action::drain_copy_out)
             co_await drain_copy_out();
-            break;
-        case PGRES_COPY_BOTH:
-            // Replication protocol: nothing sensible to do but drop the connection.
-            broken_ = true;
-            throw error(client_errc::unsupported_copy, "COPY BOTH (replication) is not supported");
-        default:
-            if (!failure.native_handle())
-                failure = std::move(res);
-            break;
-        }
     }
-    dirty_ = false;
-    if (PQstatus(conn_) != CONNECTION_OK) {
-        broken_ = true;
-        throw_lost(diagnostics_from(failure.native_handle(), conn_));
-    }
-    if (failure.native_handle())
-        throw_server_error(failure.native_handle(), sql);
-    if (saw_copy)
-        throw error(client_errc::unsupported_copy,
-                    "COPY ... FROM STDIN / TO STDOUT is not supported through the query API");
-    co_return last;
+    co_return finish(sink, sql);
 }
 
 void connection_impl::throw_lost(diagnostics diag)
@@ -819,6 +845,10 @@ asio::awaitable<void> connection_impl::recover()
 
 asio::awaitable<result> connection_impl::execute(statement s)
 {
+    // The hot path of every query. It reads its results itself instead of awaiting
+    // collect(), and awaits the socket through asio::deferred: with only this frame and the
+    // caller's, Asio's per-thread frame cache recycles both, so a cached statement costs no
+    // allocation of pgcoro's beyond the statement itself.
     bool needs_recovery = enter();
     busy_guard guard{*this};
     if (needs_recovery)
@@ -833,8 +863,36 @@ asio::awaitable<result> connection_impl::execute(statement s)
         send(s, name);
         if (!flushed())
             co_await flush();
+
+        result_sink sink;
+        for (;;) {
+            if (PQisBusy(conn_)) {
+                if (!ssl_pending()) {
+                    boost::system::error_code ec;
+                    try {
+                        auto waited =
+                            co_await socket_.async_wait(wait_type::wait_read, asio::as_tuple(asio::deferred));
+                        ec = std::get<0>(waited);
+                    } catch (const boost::system::system_error&) {
+                        ec = asio::error::operation_aborted; // cancelled before the wait began
+                    }
+                    check_wait(ec);
+                }
+                if (!consume() && PQisBusy(conn_))
+                    throw_lost(diagnostics_from(nullptr, conn_));
+                continue;
+            }
+            PGresult* raw = PQgetResult(conn_);
+            if (!raw)
+                break;
+            copy_action action = absorb(raw, sink);
+            if (action == copy_action::flush_copy_end && !flushed())
+                co_await flush();
+            else if (action == copy_action::drain_copy_out)
+                co_await drain_copy_out();
+        }
         try {
-            co_return co_await collect(s.sql);
+            co_return finish(sink, s.sql);
         } catch (const error& e) {
             // 26000: someone ran DEALLOCATE ALL / DISCARD ALL behind the cache's back. The
             // statement failed at Bind, before running; outside a transaction it is safe
