@@ -13,9 +13,10 @@ enum class log_level { debug, info, warning, error };
 /// connection.
 using log_function = std::function<void(log_level, std::string_view)>;
 
-/// Replaces the process-wide logger. Call it at start-up, before connections exist. An empty
+/// Replaces the process-wide logger and returns the previous one. Call it at start-up,
+/// before connections exist (it is not synchronised with logging threads). An empty
 /// function silences pgcoro. The default writes warnings and errors to stderr.
-void set_logger(log_function logger);
+log_function set_logger(log_function logger);
 
 /// Writes one line through the current logger.
 void log(log_level level, std::string_view message) noexcept;

@@ -524,6 +524,83 @@ BOOST_AUTO_TEST_CASE(pipeline_with_syntax_error_in_a_new_statement)
     });
 }
 
+BOOST_AUTO_TEST_CASE(pipeline_evicting_cached_statements_mid_batch_still_runs_them)
+{
+    // Cache of 2 and 5 distinct statements, each used twice: statements evicted while the
+    // batch is being built are still needed by its later entries, so they may only be
+    // deallocated after the batch.
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::connect_options options;
+        options.statement_cache_size = 2;
+        auto db = co_await test::connect(options);
+        pgcoro::batch b;
+        for (int round = 0; round < 2; ++round)
+            for (std::int32_t i = 0; i < 5; ++i)
+                b.add("SELECT $1::int4 + " + std::to_string(i), std::int32_t{100});
+        auto results = co_await db.pipeline(std::move(b));
+        BOOST_TEST_REQUIRE(results.size() == 10u);
+        for (std::size_t i = 0; i < 10; ++i)
+            BOOST_TEST(results[i].get<std::int32_t>(0, 0) == 100 + static_cast<std::int32_t>(i % 5));
+        BOOST_TEST(db.prepared_statements() == 2u);
+        // The server holds no more than the cache does (plus this query's statement).
+        BOOST_TEST(co_await db.scalar<std::int64_t>("SELECT count(*) FROM pg_prepared_statements") <= 3);
+        BOOST_TEST(co_await db.scalar<std::int32_t>("SELECT $1::int4 + 4", std::int32_t{1}) == 5);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(pipeline_without_statement_cache_uses_unnamed_statements)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::connect_options options;
+        options.statement_cache_size = 0;
+        auto db = co_await test::connect(options);
+        pgcoro::batch b;
+        for (std::int32_t i = 0; i < 50; ++i)
+            b.add("SELECT $1::int4 * 2", i);
+        auto results = co_await db.pipeline(std::move(b));
+        BOOST_TEST(results.at(49).get<std::int32_t>(0, 0) == 98);
+        BOOST_TEST(co_await db.scalar<std::int64_t>("SELECT count(*) FROM pg_prepared_statements") == 0);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(notices_without_a_handler_go_to_the_logger)
+{
+    std::vector<std::pair<pgcoro::log_level, std::string>> lines;
+    auto previous = pgcoro::set_logger(
+        [&](pgcoro::log_level level, std::string_view line) { lines.emplace_back(level, line); });
+    test::run([]() -> asio::awaitable<void> {
+        auto db = co_await test::connect();
+        co_await db.execute("ROLLBACK"); // WARNING: there is no transaction in progress
+    });
+    pgcoro::set_logger(std::move(previous));
+    BOOST_TEST_REQUIRE(lines.size() == 1u);
+    BOOST_TEST((lines[0].first == pgcoro::log_level::warning));
+    BOOST_TEST(lines[0].second.find("there is no transaction in progress") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(raw_results_expose_columns_and_command_tags)
+{
+    test::run([]() -> asio::awaitable<void> {
+        auto db = co_await test::connect();
+        auto r =
+            co_await db.query_result("SELECT 1::int4 AS a, NULL::text AS b, 'x'::text AS \"Mixed Case\"");
+        BOOST_TEST(r.size() == 1u);
+        BOOST_TEST(r.columns() == 3u);
+        BOOST_TEST(r.column_name(0) == "a");
+        BOOST_TEST(r.column_type(0) == pgcoro::oids::int4);
+        BOOST_TEST(!r.field(0, 1).has_value());
+        BOOST_TEST(r.find_column("Mixed Case").value() == 2u);
+        BOOST_TEST(!r.find_column("mixed case").has_value());
+        BOOST_TEST(!r.get<std::optional<std::string>>(0, 1).has_value());
+        BOOST_TEST(r.command_tag() == "SELECT 1");
+        co_await db.execute_script("CREATE TEMP TABLE tags (a int)");
+        auto insert = co_await db.query_result("INSERT INTO tags SELECT generate_series(1, 3)");
+        BOOST_TEST(insert.command_tag() == "INSERT 0 3");
+        BOOST_TEST(insert.rows_affected() == 3u);
+        BOOST_TEST(insert.columns() == 0u);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(stream_reads_rows_one_at_a_time)
 {
     test::run([]() -> asio::awaitable<void> {
