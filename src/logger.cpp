@@ -25,9 +25,9 @@ log_function& current_logger()
 
 } // namespace
 
-void set_logger(log_function logger)
+log_function set_logger(log_function logger)
 {
-    current_logger() = std::move(logger);
+    return std::exchange(current_logger(), std::move(logger));
 }
 
 void log(log_level level, std::string_view message) noexcept
