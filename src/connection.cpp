@@ -235,6 +235,7 @@ private:
     /// Follow-up a result needs before reading on (COPY states; rare).
     enum class copy_action { none, flush_copy_end, drain_copy_out };
     copy_action absorb(PGresult* raw, result_sink& sink);
+    asio::awaitable<void> follow_copy(copy_action action);
     /// After the terminating NULL: throws the first error (or connection loss), else returns
     /// the last result.
     result finish(result_sink& sink, std::string_view sql);
@@ -647,6 +648,16 @@ connection_impl::copy_action connection_impl::absorb(PGresult* raw, result_sink&
     }
 }
 
+asio::awaitable<void> connection_impl::follow_copy(copy_action action)
+{
+    if (action == copy_action::flush_copy_end) {
+        if (!flushed())
+            co_await flush();
+    } else if (action == copy_action::drain_copy_out) {
+        co_await drain_copy_out();
+    }
+}
+
 result connection_impl::finish(result_sink& sink, std::string_view sql)
 {
     dirty_ = false;
@@ -673,11 +684,8 @@ asio::awaitable<result> connection_impl::collect(std::string_view sql)
             raw = PQgetResult(conn_); // the common case: parsed already, no coroutine needed
         if (!raw)
             break;
-        copy_action action = absorb(raw, sink);
-        if (action == copy_action::flush_copy_end && !flushed())
-            co_await flush();
-        else if (action == copy_action::drain_copy_out)
-            co_await drain_copy_out();
+        if (copy_action action = absorb(raw, sink); action != copy_action::none)
+            co_await follow_copy(action);
     }
     co_return finish(sink, sql);
 }
@@ -885,11 +893,8 @@ asio::awaitable<result> connection_impl::execute(statement s)
             PGresult* raw = PQgetResult(conn_);
             if (!raw)
                 break;
-            copy_action action = absorb(raw, sink);
-            if (action == copy_action::flush_copy_end && !flushed())
-                co_await flush();
-            else if (action == copy_action::drain_copy_out)
-                co_await drain_copy_out();
+            if (copy_action action = absorb(raw, sink); action != copy_action::none)
+                co_await follow_copy(action);
         }
         try {
             co_return finish(sink, s.sql);

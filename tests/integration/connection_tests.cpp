@@ -289,30 +289,14 @@ BOOST_AUTO_TEST_CASE(single_row_helpers_reject_wrong_row_counts)
 {
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await test::connect();
-        try {
-            co_await db.query_one<std::int32_t>("SELECT 1 WHERE false");
-            BOOST_FAIL("no_rows expected");
-        } catch (const pgcoro::error& e) {
-            BOOST_TEST((e.code() == client_errc::no_rows));
-        }
-        try {
-            co_await db.query_one<std::int32_t>("SELECT generate_series(1, 2)");
-            BOOST_FAIL("too_many_rows expected");
-        } catch (const pgcoro::error& e) {
-            BOOST_TEST((e.code() == client_errc::too_many_rows));
-        }
-        try {
-            co_await db.query_opt<std::int32_t>("SELECT generate_series(1, 2)");
-            BOOST_FAIL("too_many_rows expected");
-        } catch (const pgcoro::error& e) {
-            BOOST_TEST((e.code() == client_errc::too_many_rows));
-        }
-        try {
-            co_await db.scalar<std::int32_t>("SELECT 1, 2");
-            BOOST_FAIL("column_count_mismatch expected");
-        } catch (const pgcoro::error& e) {
-            BOOST_TEST((e.code() == client_errc::column_count_mismatch));
-        }
+        co_await test::expect_failure(db.query_one<std::int32_t>("SELECT 1 WHERE false"),
+                                      client_errc::no_rows);
+        co_await test::expect_failure(db.query_one<std::int32_t>("SELECT generate_series(1, 2)"),
+                                      client_errc::too_many_rows);
+        co_await test::expect_failure(db.query_opt<std::int32_t>("SELECT generate_series(1, 2)"),
+                                      client_errc::too_many_rows);
+        co_await test::expect_failure(db.scalar<std::int32_t>("SELECT 1, 2"),
+                                      client_errc::column_count_mismatch);
         BOOST_TEST(co_await db.scalar<std::int32_t>("SELECT 5") == 5); // still usable
     });
 }
@@ -495,12 +479,7 @@ BOOST_AUTO_TEST_CASE(independent_pipeline_failure_does_not_stop_the_others)
         b.add("INSERT INTO pi VALUES (1)");
         b.add("INSERT INTO pi VALUES (1)");
         b.add("INSERT INTO pi VALUES (3)");
-        try {
-            co_await db.pipeline(std::move(b));
-            BOOST_FAIL("unique violation expected");
-        } catch (const pgcoro::error& e) {
-            BOOST_TEST((e.code() == pgcoro::condition::unique_violation));
-        }
+        co_await test::expect_failure(db.pipeline(std::move(b)), pgcoro::condition::unique_violation);
         BOOST_TEST(co_await db.scalar<std::int64_t>("SELECT count(*) FROM pi") == 2);
     });
 }
@@ -625,12 +604,8 @@ BOOST_AUTO_TEST_CASE(stream_blocks_other_operations_until_finished)
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await test::connect();
         auto rows = co_await db.stream<std::int32_t>("SELECT generate_series(1, 3)");
-        try {
-            co_await db.scalar<std::int32_t>("SELECT 1");
-            BOOST_FAIL("operation_in_progress expected");
-        } catch (const pgcoro::error& e) {
-            BOOST_TEST((e.code() == client_errc::operation_in_progress));
-        }
+        co_await test::expect_failure(db.scalar<std::int32_t>("SELECT 1"),
+                                      client_errc::operation_in_progress);
         int seen = 0;
         while (co_await rows.next())
             ++seen;
@@ -711,12 +686,8 @@ BOOST_AUTO_TEST_CASE(copy_through_the_query_api_is_refused_and_connection_stays_
         } catch (const pgcoro::error& e) {
             BOOST_TEST_MESSAGE(e.what());
         }
-        try {
-            co_await db.execute("COPY (SELECT generate_series(1, 1000)) TO STDOUT");
-            BOOST_FAIL("COPY TO STDOUT must be refused");
-        } catch (const pgcoro::error& e) {
-            BOOST_TEST((e.code() == client_errc::unsupported_copy));
-        }
+        co_await test::expect_failure(db.execute("COPY (SELECT generate_series(1, 1000)) TO STDOUT"),
+                                      client_errc::unsupported_copy);
         BOOST_TEST(co_await db.scalar<std::int64_t>("SELECT count(*) FROM c") == 0);
     });
 }
@@ -728,12 +699,7 @@ BOOST_AUTO_TEST_CASE(close_is_idempotent_and_operations_after_it_fail_cleanly)
         db.close();
         db.close();
         BOOST_TEST(!db.is_open());
-        try {
-            co_await db.scalar<std::int32_t>("SELECT 1");
-            BOOST_FAIL("connection_closed expected");
-        } catch (const pgcoro::error& e) {
-            BOOST_TEST((e.code() == client_errc::connection_closed));
-        }
+        co_await test::expect_failure(db.scalar<std::int32_t>("SELECT 1"), client_errc::connection_closed);
     });
 }
 
@@ -758,12 +724,7 @@ BOOST_AUTO_TEST_CASE(moved_from_connection_reports_closed)
         pgcoro::connection b = std::move(a);
         BOOST_TEST(b.is_open());
         BOOST_TEST(!a.is_open());
-        try {
-            co_await a.scalar<std::int32_t>("SELECT 1");
-            BOOST_FAIL("connection_closed expected");
-        } catch (const pgcoro::error& e) {
-            BOOST_TEST((e.code() == client_errc::connection_closed));
-        }
+        co_await test::expect_failure(a.scalar<std::int32_t>("SELECT 1"), client_errc::connection_closed);
         BOOST_TEST(co_await b.scalar<std::int32_t>("SELECT 1") == 1);
     });
 }

@@ -81,6 +81,22 @@ inline asio::awaitable<pgcoro::connection> connect()
     return connect(std::move(options));
 }
 
+/// Awaits `operation`, checks that it throws pgcoro::error whose code equals `expected`
+/// (a client_errc, a condition or an error_code) and returns that error.
+template <class T, class Code>
+asio::awaitable<pgcoro::error> expect_failure(asio::awaitable<T> operation, Code expected)
+{
+    try {
+        co_await std::move(operation);
+    } catch (const pgcoro::error& e) {
+        BOOST_TEST_INFO("what(): " << e.what());
+        BOOST_TEST((e.code() == expected));
+        co_return e;
+    }
+    BOOST_FAIL("expected a pgcoro::error, the operation succeeded");
+    throw; // unreachable: BOOST_FAIL throws
+}
+
 /// Runs `body` and checks it throws pgcoro::error whose code equals `expected` (a
 /// client_errc, a condition, or an error_code); returns the error for further checks.
 template <class Body, class Code> pgcoro::error expect_error(Body&& body, Code expected)
