@@ -9,8 +9,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,42 +84,42 @@ public:
     template <row_type T, detail::parameter... Args>
     boost::asio::awaitable<std::vector<T>> query(std::string_view sql, const Args&... args)
     {
-        return decode_all<T>(run(detail::make_statement(sql, args...)));
+        return decode_all<T>(run_encoded(sql, args...));
     }
 
     /// Exactly one row; client_errc::no_rows or too_many_rows otherwise.
     template <row_type T, detail::parameter... Args>
     boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args)
     {
-        return decode_one<T>(run(detail::make_statement(sql, args...)));
+        return decode_one<T>(run_encoded(sql, args...));
     }
 
     /// Zero or one row; client_errc::too_many_rows for more.
     template <row_type T, detail::parameter... Args>
     boost::asio::awaitable<std::optional<T>> query_opt(std::string_view sql, const Args&... args)
     {
-        return decode_optional<T>(run(detail::make_statement(sql, args...)));
+        return decode_optional<T>(run_encoded(sql, args...));
     }
 
     /// The single value of a one-row, one-column result.
     template <field_type T, detail::parameter... Args>
     boost::asio::awaitable<T> scalar(std::string_view sql, const Args&... args)
     {
-        return decode_one<T>(run(detail::make_statement(sql, args...)));
+        return decode_one<T>(run_encoded(sql, args...));
     }
 
     /// Runs a statement; returns the number of rows it affected (command tag count).
     template <detail::parameter... Args>
     boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args)
     {
-        return count_rows(run(detail::make_statement(sql, args...)));
+        return count_rows(run_encoded(sql, args...));
     }
 
     /// Runs a statement and returns the undecoded result.
     template <detail::parameter... Args>
     boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args)
     {
-        return run(detail::make_statement(sql, args...));
+        return run_encoded(sql, args...);
     }
 
     /// Starts a statement in single-row mode: rows are decoded one at a time as they arrive,
@@ -127,7 +129,13 @@ public:
     template <row_type T, detail::parameter... Args>
     boost::asio::awaitable<row_stream<T>> stream(std::string_view sql, const Args&... args)
     {
-        return open_stream<T>(detail::make_statement(sql, args...));
+        detail::statement statement;
+        try {
+            statement = detail::make_statement(sql, args...);
+        } catch (...) {
+            return fail_with<row_stream<T>>(std::current_exception());
+        }
+        return open_stream<T>(std::move(statement));
     }
 
     /// Runs SQL text through the simple query protocol: several ;-separated statements, no
@@ -140,6 +148,22 @@ public:
 
     /// Runs an already-encoded statement (the non-template core of the calls above).
     boost::asio::awaitable<result> run(detail::statement statement);
+
+    /// Encodes the parameters now (the awaitable keeps no reference to them) and runs the
+    /// statement when awaited. A parameter that cannot be encoded fails the awaitable, like
+    /// any other error of the operation (so co_spawn delivers it to its completion token);
+    /// nothing is sent.
+    template <detail::parameter... Args>
+    boost::asio::awaitable<result> run_encoded(std::string_view sql, const Args&... args)
+    {
+        detail::statement statement;
+        try {
+            statement = detail::make_statement(sql, args...);
+        } catch (...) {
+            return fail_with<result>(std::current_exception());
+        }
+        return run(std::move(statement));
+    }
 
     /// Closes the connection now (no round trip to wait for). Idempotent.
     void close() noexcept;
@@ -182,6 +206,14 @@ private:
     }
 
     static boost::asio::awaitable<std::uint64_t> count_rows(boost::asio::awaitable<result> op);
+
+    /// An awaitable that fails with `failure` when awaited (for errors found before an
+    /// operation starts).
+    template <class T> static boost::asio::awaitable<T> fail_with(std::exception_ptr failure)
+    {
+        co_await boost::asio::this_coro::executor; // makes this a coroutine; costs nothing
+        std::rethrow_exception(failure);
+    }
     /// Throws no_rows / too_many_rows; returns whether there is a row.
     static bool check_single_row(const result& r, bool allow_empty);
 

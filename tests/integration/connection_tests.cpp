@@ -580,6 +580,21 @@ BOOST_AUTO_TEST_CASE(raw_results_expose_columns_and_command_tags)
     });
 }
 
+BOOST_AUTO_TEST_CASE(parameter_errors_surface_when_awaited_not_when_called)
+{
+    test::run([]() -> asio::awaitable<void> {
+        auto db = co_await test::connect();
+        const std::string bad("a\0b", 3);
+        // Creating the operation must not throw: with co_spawn the error has to reach the
+        // completion token like any other error of the operation.
+        auto pending = db.scalar<std::string>("SELECT $1", bad);
+        auto pending_stream = db.stream<std::string>("SELECT $1", bad);
+        co_await test::expect_failure(std::move(pending), client_errc::invalid_parameter);
+        co_await test::expect_failure(std::move(pending_stream), client_errc::invalid_parameter);
+        BOOST_TEST(co_await db.scalar<std::int32_t>("SELECT 1") == 1);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(stream_reads_rows_one_at_a_time)
 {
     test::run([]() -> asio::awaitable<void> {

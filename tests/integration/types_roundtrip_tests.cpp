@@ -3,6 +3,7 @@
 
 #include "support.hpp"
 
+#include <boost/describe/class.hpp>
 #include <boost/describe/enum.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -409,6 +410,61 @@ BOOST_AUTO_TEST_CASE(optional_parameters_send_null)
         BOOST_TEST(v.value() == 4);
         auto none = co_await db.scalar<std::optional<std::string>>("SELECT NULL::text");
         BOOST_TEST(!none.has_value());
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The user type from the type_traits documentation (include/pgcoro/types/traits.hpp),
+// specialised outside namespace pgcoro exactly as a user would.
+namespace user_code {
+struct email {
+    std::string address;
+    friend bool operator==(const email&, const email&) = default;
+};
+struct subscriber {
+    std::int32_t id;
+    email contact;
+    std::optional<email> backup;
+};
+BOOST_DESCRIBE_STRUCT(subscriber, (), (id, contact, backup))
+} // namespace user_code
+
+template <> struct pgcoro::type_traits<user_code::email> {
+    static constexpr oid_t type_oid = oids::text;
+    static constexpr oid_t array_oid = oids::text_array;
+    static bool accepts(oid_t t) noexcept { return type_traits<std::string>::accepts(t); }
+    static void encode(const user_code::email& e, std::string& out)
+    {
+        type_traits<std::string>::encode(e.address, out);
+    }
+    static user_code::email decode(std::string_view b, oid_t t)
+    {
+        return {type_traits<std::string>::decode(b, t)};
+    }
+};
+
+BOOST_AUTO_TEST_SUITE(user_type_tests)
+
+BOOST_AUTO_TEST_CASE(documented_user_type_works_as_parameter_column_member_and_array_element)
+{
+    test::run([]() -> asio::awaitable<void> {
+        auto db = co_await connect_utc();
+        const user_code::email ann{"ann@example.com"};
+        BOOST_TEST((co_await db.scalar<user_code::email>("SELECT $1", ann) == ann));
+        BOOST_TEST(co_await db.scalar<std::string>("SELECT pg_typeof($1)::text", ann) == "text");
+        auto row = co_await db.query_one<user_code::subscriber>(
+            "SELECT 7 AS id, $1::varchar AS contact, NULL::text AS backup", ann);
+        BOOST_TEST(row.id == 7);
+        BOOST_TEST((row.contact == ann));
+        BOOST_TEST(!row.backup.has_value());
+        const std::vector<user_code::email> list{ann, user_code::email{"bob@example.com"}};
+        auto back = co_await db.scalar<std::vector<user_code::email>>("SELECT $1", list);
+        BOOST_TEST((back == list));
+        // NUL is refused by the underlying std::string codec, before sending.
+        const user_code::email bad{std::string("a\0b", 3)};
+        co_await test::expect_failure(db.scalar<user_code::email>("SELECT $1", bad),
+                                      client_errc::invalid_parameter);
     });
 }
 

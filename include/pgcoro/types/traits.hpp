@@ -16,7 +16,7 @@
 // size or content (or a value the C++ type cannot represent) and never reads outside
 // `bytes`; type_mismatch when called with a column type accepts() rejects (the row layer
 // checks accepts() first); unexpected_null for a NULL array element of a non-optional type. NULL never
-// reaches a codec: std::optional handles it (see detail::encode_value / detail::decode_value).
+// reaches a codec: std::optional handles it (see detail::encode_field / detail::decode_field).
 //
 // Example: a user type stored as text
 //
