@@ -278,7 +278,6 @@ private:
     // Scratch space reused by every statement (one operation at a time).
     std::string key_;
     std::vector<const char*> values_;
-    std::vector<int> formats_;
 };
 
 // ---- connect ---------------------------------------------------------------------------
@@ -731,21 +730,19 @@ void connection_impl::send(const statement& s, const char* name)
 {
     const std::size_t n = s.size();
     values_.resize(n);
-    if (formats_.size() < n)
-        formats_.resize(n, 1); // every parameter is binary
     const char* cursor = s.values.data();
     for (std::size_t i = 0; i < n; ++i) {
         if (s.lengths[i] < 0) {
             values_[i] = nullptr;
         } else {
             values_[i] = cursor;
-            cursor += s.lengths[i];
+            cursor += s.lengths[i] + (s.formats[i] == 0 ? 1 : 0); // text values carry a NUL
         }
     }
     int ok = name ? PQsendQueryPrepared(conn_, name, static_cast<int>(n), values_.data(), s.lengths.data(),
-                                        formats_.data(), 1)
+                                        s.formats.data(), 1)
                   : PQsendQueryParams(conn_, s.sql.c_str(), static_cast<int>(n), s.types.data(),
-                                      values_.data(), s.lengths.data(), formats_.data(), 1);
+                                      values_.data(), s.lengths.data(), s.formats.data(), 1);
     if (!ok)
         throw_send_failed();
     dirty_ = true;

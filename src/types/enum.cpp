@@ -22,4 +22,17 @@ void throw_undescribed_enum_value(std::string_view value, std::string_view enum_
                     ") is not a described enumerator (see BOOST_DESCRIBE_ENUM)");
 }
 
+void append_quoted_array_element(std::string& out, std::string_view label)
+{
+    // Double quotes protect commas, braces, blanks and the word NULL; backslash escapes
+    // the two characters that are special inside them.
+    out.push_back('"');
+    for (char c : label) {
+        if (c == '"' || c == '\\')
+            out.push_back('\\');
+        out.push_back(c);
+    }
+    out.push_back('"');
+}
+
 } // namespace pgcoro::detail

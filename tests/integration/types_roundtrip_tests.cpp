@@ -390,10 +390,25 @@ BOOST_AUTO_TEST_CASE(described_enums_travel_as_labels)
                    "sad");
         BOOST_TEST(co_await db.scalar<std::int64_t>("SELECT count(*) FROM people WHERE feeling = $1",
                                                     mood::sad) == 1);
-        // Enum arrays have database-specific OIDs: read them as text[] (a known gap).
-        auto all = co_await db.scalar<std::vector<std::string>>(
-            "SELECT array_agg(feeling ORDER BY name)::text[] FROM people");
-        BOOST_TEST((all == std::vector<std::string>{"happy", "sad"}));
+        // Arrays of enums: sent as text literals (the enum's OID is per database), read back
+        // in binary.
+        auto all =
+            co_await db.scalar<std::vector<mood>>("SELECT array_agg(feeling ORDER BY name) FROM people");
+        const std::vector<mood> expected{mood::happy, mood::sad};
+        BOOST_TEST((all == expected));
+        co_await db.execute_script("CREATE TEMP TABLE moods (id int, history pg_temp.mood[])");
+        const std::vector<std::optional<mood>> history{mood::ok, std::nullopt, mood::happy};
+        co_await db.execute("INSERT INTO moods VALUES (1, $1)", history);
+        BOOST_TEST(co_await db.scalar<std::string>("SELECT history::text FROM moods") == "{ok,NULL,happy}");
+        auto back = co_await db.scalar<std::vector<std::optional<mood>>>("SELECT history FROM moods");
+        BOOST_TEST((back == history));
+        const std::vector<mood> wanted{mood::sad, mood::ok};
+        BOOST_TEST(co_await db.scalar<std::int64_t>("SELECT count(*) FROM people WHERE feeling = ANY($1)",
+                                                    wanted) == 1);
+        const std::vector<mood> none;
+        BOOST_TEST(co_await db.scalar<std::string>("SELECT $1::pg_temp.mood[]::text", none) == "{}");
+        co_await test::expect_failure(db.scalar<std::vector<mood>>("SELECT history FROM moods"),
+                                      client_errc::unexpected_null);
         co_await test::expect_failure(db.scalar<mood>("SELECT 'furious'::text"),
                                       client_errc::malformed_value);
     });

@@ -2,6 +2,7 @@
 
 #include "types_support.hpp"
 
+#include <pgcoro/detail/statement.hpp>
 #include <pgcoro/types/enum.hpp>
 
 #include <boost/describe/enum.hpp>
@@ -87,6 +88,45 @@ BOOST_AUTO_TEST_CASE(enum_decode_ignores_bpchar_padding)
 {
     BOOST_TEST((decode<mood>("ok   ", oids::bpchar) == mood::ok));
     BOOST_CHECK_EXCEPTION(decode<mood>("ok   ", oids::text), error, has_code(client_errc::malformed_value));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(types_enum_arrays)
+
+namespace {
+enum class colour { red, green, blue };
+BOOST_DESCRIBE_ENUM(colour, red, green, blue)
+} // namespace
+
+BOOST_AUTO_TEST_CASE(enum_arrays_go_out_as_text_literals_with_nulls)
+{
+    using traits = pgcoro::type_traits<std::vector<std::optional<colour>>>;
+    static_assert(traits::format == 0);
+    static_assert(traits::type_oid == pgcoro::oids::unspecified);
+    std::string out;
+    traits::encode({colour::red, std::nullopt, colour::blue}, out);
+    BOOST_TEST(out == "{\"red\",NULL,\"blue\"}");
+    out.clear();
+    pgcoro::type_traits<std::vector<colour>>::encode({}, out);
+    BOOST_TEST(out == "{}");
+}
+
+BOOST_AUTO_TEST_CASE(text_parameters_are_nul_terminated_in_the_statement)
+{
+    auto s =
+        pgcoro::detail::make_statement("SELECT $1, $2", std::vector<colour>{colour::green}, std::int16_t{1});
+    BOOST_TEST(s.formats[0] == 0);
+    BOOST_TEST(s.formats[1] == 1);
+    BOOST_TEST(s.lengths[0] == 9); // {"green"}
+    BOOST_TEST(s.values == std::string("{\"green\"}\0\0\x01", 12));
+}
+
+BOOST_AUTO_TEST_CASE(quoting_escapes_quotes_and_backslashes)
+{
+    std::string out;
+    pgcoro::detail::append_quoted_array_element(out, "a\"b\\c");
+    BOOST_TEST(out == "\"a\\\"b\\\\c\"");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

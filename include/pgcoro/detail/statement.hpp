@@ -41,9 +41,10 @@ inline constexpr std::size_t max_parameters = 65535; // libpq's PQ_QUERY_PARAM_M
 
 struct statement {
     std::string sql;
-    std::string values;                             // the binary values, back to back
+    std::string values;                             // the values back to back; text ones NUL-terminated
     boost::container::small_vector<oid_t, 8> types; // OID per parameter
-    boost::container::small_vector<int, 8> lengths; // byte length, -1 for NULL
+    boost::container::small_vector<int, 8> lengths; // byte length (without a terminator), -1 for NULL
+    boost::container::small_vector<int, 8> formats; // 1 binary, 0 text
 
     std::size_t size() const noexcept { return types.size(); }
 
@@ -52,6 +53,7 @@ struct statement {
         if constexpr (std::is_same_v<std::remove_cvref_t<A>, std::nullopt_t>) {
             types.push_back(oids::unspecified); // an untyped NULL: the server infers the type
             lengths.push_back(-1);
+            formats.push_back(1);
         } else {
             using P = param_type_t<A>;
             const std::size_t before = values.size();
@@ -59,8 +61,12 @@ struct statement {
             const std::size_t length = values.size() - before;
             if (length > 0x3fffffff) // PostgreSQL's 1 GB field limit
                 throw_invalid_parameter("parameter larger than 1 GB");
+            constexpr int format = field_format<P>();
+            if (present && format == 0)
+                values.push_back('\0'); // libpq reads text parameters up to a NUL
             types.push_back(field_oid<P>());
             lengths.push_back(present ? static_cast<int>(length) : -1);
+            formats.push_back(format);
         }
     }
 };

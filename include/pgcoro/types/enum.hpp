@@ -8,9 +8,13 @@
 //   BOOST_DESCRIBE_ENUM(mood, sad, ok, happy)   // CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')
 //
 // Parameters are sent with OID 0 ("unspecified") so that the server infers the enum type
-// from the statement; the OID of a user-defined enum differs per database. Arrays of
-// enums are not supported for the same reason (their array OID is not known statically).
+// from the statement; the OID of a user-defined enum differs per database. For the same
+// reason arrays of enums (std::vector<E>, std::vector<std::optional<E>>) go out in text
+// format, as an array literal the server parses once it has inferred the array type
+// ("INSERT ... VALUES ($1)" into a mood[] column, "feeling = ANY($1)", or "$1::mood[]");
+// they come back in binary like everything else.
 
+#include <pgcoro/types/array.hpp>
 #include <pgcoro/types/traits.hpp>
 
 #include <boost/core/type_name.hpp>
@@ -84,6 +88,77 @@ requires std::is_enum_v<Enum> &&
         });
         if (!found)
             detail::throw_unknown_enum_label(bytes, boost::core::type_name<Enum>());
+        return result;
+    }
+};
+
+namespace detail {
+
+template <class T>
+concept described_enum = std::is_enum_v<T> && boost::describe::has_describe_enumerators<T>::value;
+
+/// Appends `label` as a double-quoted array-literal element (array_in's quoting rules).
+void append_quoted_array_element(std::string& out, std::string_view label);
+
+} // namespace detail
+
+/// std::vector<E> / std::vector<std::optional<E>> of described enums ↔ an enum array.
+/// Sent as a text array literal with OID 0 (see the top of this file); decoded from binary.
+template <class Element>
+requires detail::described_enum<detail::field_value_t<Element>>
+struct type_traits<std::vector<Element>> {
+    using value_type = detail::field_value_t<Element>;
+
+    static constexpr oid_t type_oid = oids::unspecified;
+    static constexpr oid_t array_oid = 0;
+    static constexpr int format = 0; // text: the binary form would need the enum's OID
+
+    /// True for arrays of text-like types and for any user-defined type (enum arrays have
+    /// database-specific OIDs); decode() checks the element type in the array header.
+    static bool accepts(oid_t type) noexcept
+    {
+        const oid_t element = array_element_oid(type);
+        return (element != 0 && type_traits<value_type>::accepts(element)) ||
+               type >= oids::first_normal_object;
+    }
+
+    /// Appends the array literal, e.g. {"sad",NULL,"happy"}. Throws
+    /// client_errc::invalid_parameter for a value that is not a described enumerator.
+    static void encode(const std::vector<Element>& values, std::string& out)
+    {
+        out.push_back('{');
+        std::string label;
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            if (i > 0)
+                out.push_back(',');
+            if constexpr (is_optional_v<Element>) {
+                if (!values[i]) {
+                    out.append("NULL");
+                    continue;
+                }
+            }
+            label.clear();
+            type_traits<value_type>::encode(detail::field_value(values[i]), label);
+            detail::append_quoted_array_element(out, label);
+        }
+        out.push_back('}');
+    }
+
+    /// Decodes a one-dimensional array whose elements are labels. Throws
+    /// client_errc::malformed_value for anything else (including a column that is not an
+    /// array at all), unexpected_null for a NULL into a non-optional element.
+    static std::vector<Element> decode(std::string_view bytes, oid_t type)
+    {
+        detail::byte_reader reader(bytes);
+        const detail::array_header header = detail::read_array_header(reader, type);
+        if (!type_traits<value_type>::accepts(header.element_type))
+            detail::throw_array_element_mismatch(type, header.element_type);
+        std::vector<Element> result;
+        result.reserve(header.count); // bounded by the buffer size in read_array_header
+        for (std::size_t i = 0; i < header.count; ++i)
+            result.push_back(
+                detail::decode_field<Element>(detail::read_array_element(reader, type), header.element_type));
+        detail::expect_array_end(reader, type);
         return result;
     }
 };

@@ -11,6 +11,13 @@
 //   static void encode(const T& value, std::string& out); // append the binary value
 //   static T decode(std::string_view bytes, oid_t column_type);
 //
+// and optionally
+//
+//   static constexpr int format = 0;   // send parameters in text format (default 1: binary);
+//                                      // for types whose binary form needs an OID only the
+//                                      // database knows (arrays of enums). Results are
+//                                      // always binary.
+//
 // encode throws pgcoro::error(client_errc::invalid_parameter) for values PostgreSQL cannot
 // hold; decode throws pgcoro::error(client_errc::malformed_value) for a buffer of the wrong
 // size or content (or a value the C++ type cannot represent) and never reads outside
@@ -217,6 +224,15 @@ private:
     std::size_t pos_ = 0;
 };
 
+/// Wire format of a parameter of field type T: 1 (binary) unless the traits say 0 (text).
+template <field_type T> constexpr int field_format() noexcept
+{
+    if constexpr (requires { type_traits<field_value_t<T>>::format; })
+        return type_traits<field_value_t<T>>::format;
+    else
+        return 1;
+}
+
 /// OID to send for a parameter of field type T.
 template <field_type T> constexpr oid_t field_oid() noexcept
 {
@@ -244,6 +260,15 @@ template <field_type T> bool encode_field(const T& value, std::string& out)
 }
 
 [[noreturn]] void throw_unexpected_null();
+
+/// The value inside a field: `value` itself, or what a (non-empty) std::optional holds.
+template <field_type T> const field_value_t<T>& field_value(const T& value) noexcept
+{
+    if constexpr (is_optional_v<T>)
+        return *value;
+    else
+        return value;
+}
 
 /// Decodes one value; `bytes` is empty (nullopt) for NULL. NULL into a non-optional T
 /// throws client_errc::unexpected_null.
