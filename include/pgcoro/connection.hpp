@@ -129,13 +129,11 @@ public:
     template <row_type T, detail::parameter... Args>
     boost::asio::awaitable<row_stream<T>> stream(std::string_view sql, const Args&... args)
     {
-        detail::statement statement;
         try {
-            statement = detail::make_statement(sql, args...);
+            return open_stream<T>(detail::make_statement(sql, args...));
         } catch (...) {
             return fail_with<row_stream<T>>(std::current_exception());
         }
-        return open_stream<T>(std::move(statement));
     }
 
     /// Runs SQL text through the simple query protocol: several ;-separated statements, no
@@ -156,13 +154,11 @@ public:
     template <detail::parameter... Args>
     boost::asio::awaitable<result> run_encoded(std::string_view sql, const Args&... args)
     {
-        detail::statement statement;
         try {
-            statement = detail::make_statement(sql, args...);
+            return run(detail::make_statement(sql, args...)); // constructed in place: no extra move
         } catch (...) {
             return fail_with<result>(std::current_exception());
         }
-        return run(std::move(statement));
     }
 
     /// Closes the connection now (no round trip to wait for). Idempotent.

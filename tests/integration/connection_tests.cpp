@@ -595,6 +595,19 @@ BOOST_AUTO_TEST_CASE(parameter_errors_surface_when_awaited_not_when_called)
     });
 }
 
+BOOST_AUTO_TEST_CASE(statements_with_many_parameters_bind_every_one)
+{
+    test::run([]() -> asio::awaitable<void> {
+        auto db = co_await test::connect();
+        auto sum = co_await db.scalar<std::int64_t>(
+            "SELECT $1::int8 + $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 + $10 + $11 + $12 + $13 + $14 + $15 + $16 + $17 "
+            "+ $18 + $19 + length($20)",
+            1LL, 2LL, 3LL, 4LL, 5LL, 6LL, 7LL, 8LL, 9LL, 10LL, 11LL, 12LL, 13LL, 14LL, 15LL, 16LL, 17LL, 18LL, 19LL,
+            "twenty");
+        BOOST_TEST(sum == 190 + 6);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(stream_reads_rows_one_at_a_time)
 {
     test::run([]() -> asio::awaitable<void> {

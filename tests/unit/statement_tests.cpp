@@ -109,3 +109,24 @@ BOOST_AUTO_TEST_CASE(long_long_binds_as_int8)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(many_parameters)
+
+BOOST_AUTO_TEST_CASE(more_parameters_than_the_inline_capacity_spill_to_the_heap_intact)
+{
+    auto s = pgcoro::detail::make_statement("SELECT", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, std::string("twelve"),
+                                            std::optional<std::int64_t>{}, 14, 15, 16, 17, 18, 19, 20);
+    auto moved = std::move(s);
+    BOOST_TEST_REQUIRE(moved.size() == 20u);
+    BOOST_TEST(moved.types.size() == 20u);
+    BOOST_TEST(moved.types[0] == oids::int4);
+    BOOST_TEST(moved.types[11] == oids::text);
+    BOOST_TEST(moved.types[12] == oids::int8);
+    BOOST_TEST(moved.lengths[11] == 6);
+    BOOST_TEST(moved.lengths[12] == -1);
+    BOOST_TEST(moved.lengths[19] == 4);
+    BOOST_TEST(moved.formats[19] == 1);
+    BOOST_TEST(moved.values.size() == 18u * 4 + 6);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -6,12 +6,12 @@
 
 #include <pgcoro/types/traits.hpp>
 
-#include <boost/container/small_vector.hpp>
-
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace pgcoro::detail {
 
@@ -39,12 +39,43 @@ concept parameter = field_type<param_type_t<A>> || std::is_same_v<std::remove_cv
 
 inline constexpr std::size_t max_parameters = 65535; // libpq's PQ_QUERY_PARAM_MAX_LIMIT
 
+/// A growable array of trivially copyable values with room for N inline: moving it is a
+/// plain copy of the inline part (boost::container::small_vector moves element by element,
+/// which showed up as ~10% of a point select).
+template <class T, std::size_t N> class inline_array {
+    static_assert(std::is_trivially_copyable_v<T>);
+
+public:
+    void push_back(T value)
+    {
+        if (size_ < N) {
+            inline_[size_] = value;
+        } else {
+            if (size_ == N)
+                heap_.assign(inline_.begin(), inline_.end());
+            heap_.push_back(value);
+        }
+        ++size_;
+    }
+    const T* data() const noexcept { return size_ <= N ? inline_.data() : heap_.data(); }
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    T operator[](std::size_t i) const noexcept { return data()[i]; }
+    const T* begin() const noexcept { return data(); }
+    const T* end() const noexcept { return data() + size_; }
+
+private:
+    std::size_t size_ = 0;
+    std::array<T, N> inline_{};
+    std::vector<T> heap_; // only beyond N
+};
+
 struct statement {
     std::string sql;
-    std::string values;                             // the values back to back; text ones NUL-terminated
-    boost::container::small_vector<oid_t, 8> types; // OID per parameter
-    boost::container::small_vector<int, 8> lengths; // byte length (without a terminator), -1 for NULL
-    boost::container::small_vector<int, 8> formats; // 1 binary, 0 text
+    std::string values;           // the values back to back; text ones NUL-terminated
+    inline_array<oid_t, 8> types; // OID per parameter
+    inline_array<int, 8> lengths; // byte length (without a terminator), -1 for NULL
+    inline_array<int, 8> formats; // 1 binary, 0 text
 
     std::size_t size() const noexcept { return types.size(); }
 
