@@ -28,29 +28,41 @@ struct account {
 };
 BOOST_DESCRIBE_STRUCT(account, (), (id, owner, balance))
 
+bool is_url(std::string_view dsn)
+{
+    return dsn.starts_with("postgresql://") || dsn.starts_with("postgres://");
+}
+
 /// Port the test server listens on (from the TCP DSN).
 std::string server_port()
 {
-    std::string url = test::dsn();
-    url = url.substr(0, url.find('?'));
-    auto colon = url.rfind(':');
-    auto slash = url.find('/', colon);
-    return url.substr(colon + 1, slash - colon - 1);
+    std::string dsn = test::dsn();
+    if (!is_url(dsn)) {
+        auto at = dsn.find("port=");
+        return at == std::string::npos ? "5432" : dsn.substr(at + 5, dsn.find(' ', at) - at - 5);
+    }
+    dsn = dsn.substr(0, dsn.find('?'));
+    auto colon = dsn.rfind(':');
+    auto slash = dsn.find('/', colon);
+    return dsn.substr(colon + 1, slash - colon - 1);
 }
 
+/// The test DSN with its host and port replaced (lists allowed), as key=value.
 std::string with_host(std::string_view hosts, std::string_view ports)
 {
-    // The DSN is postgresql://user:password@127.0.0.1:port/db; rebuild it as key=value.
-    std::string url = test::dsn();
-    url = url.substr(0, url.find('?'));
-    auto scheme = url.find("://") + 3;
-    auto at = url.find('@', scheme);
-    auto colon = url.find(':', scheme);
-    std::string user = url.substr(scheme, colon - scheme);
-    std::string password = url.substr(colon + 1, at - colon - 1);
-    std::string db = url.substr(url.rfind('/') + 1);
-    return "host=" + std::string(hosts) + " port=" + std::string(ports) + " user=" + user +
-           " password=" + password + " dbname=" + db;
+    std::string dsn = test::dsn();
+    std::string overrides = " host=" + std::string(hosts) + " port=" + std::string(ports) + " hostaddr=''";
+    if (!is_url(dsn))
+        return dsn + overrides; // in key=value strings a later keyword wins
+    // postgresql://user:password@host:port/db?...: rebuild it as key=value.
+    dsn = dsn.substr(0, dsn.find('?'));
+    auto scheme = dsn.find("://") + 3;
+    auto at = dsn.find('@', scheme);
+    auto colon = dsn.find(':', scheme);
+    std::string user = dsn.substr(scheme, colon - scheme);
+    std::string password = dsn.substr(colon + 1, at - colon - 1);
+    std::string db = dsn.substr(dsn.rfind('/') + 1);
+    return "user=" + user + " password=" + password + " dbname=" + db + overrides;
 }
 
 std::size_t open_fd_count()
@@ -216,11 +228,8 @@ BOOST_AUTO_TEST_CASE(wrong_password_error_never_contains_the_password)
         [&] {
             test::run([&]() -> asio::awaitable<void> {
                 pgcoro::connect_options options;
-                std::string conninfo = with_host("127.0.0.1", server_port());
-                conninfo.replace(
-                    conninfo.find("password=") + 9,
-                    conninfo.find(' ', conninfo.find("password=")) - conninfo.find("password=") - 9, secret);
-                options.conninfo = conninfo;
+                // A later keyword wins in a key=value string.
+                options.conninfo = with_host("127.0.0.1", server_port()) + " password=" + secret;
                 co_await test::connect(options);
             });
         },
@@ -599,11 +608,11 @@ BOOST_AUTO_TEST_CASE(statements_with_many_parameters_bind_every_one)
 {
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await test::connect();
-        auto sum = co_await db.scalar<std::int64_t>(
-            "SELECT $1::int8 + $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 + $10 + $11 + $12 + $13 + $14 + $15 + $16 + $17 "
-            "+ $18 + $19 + length($20)",
-            1LL, 2LL, 3LL, 4LL, 5LL, 6LL, 7LL, 8LL, 9LL, 10LL, 11LL, 12LL, 13LL, 14LL, 15LL, 16LL, 17LL, 18LL, 19LL,
-            "twenty");
+        auto sum = co_await db.scalar<std::int64_t>("SELECT $1::int8 + $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 "
+                                                    "+ $10 + $11 + $12 + $13 + $14 + $15 + $16 + $17 "
+                                                    "+ $18 + $19 + length($20)",
+                                                    1LL, 2LL, 3LL, 4LL, 5LL, 6LL, 7LL, 8LL, 9LL, 10LL, 11LL,
+                                                    12LL, 13LL, 14LL, 15LL, 16LL, 17LL, 18LL, 19LL, "twenty");
         BOOST_TEST(sum == 190 + 6);
     });
 }
