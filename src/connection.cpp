@@ -92,13 +92,24 @@ asio::thread_pool& cancel_threads()
     return pool;
 }
 
-/// Replaces every occurrence of `secret` in `text`.
+/// Removes passwords from a connect error message: every occurrence of the parsed password,
+/// and whatever follows "password=" (a malformed string such as "hostaddr= password=x" can
+/// make libpq echo the password as another field's value).
 void scrub(std::string& text, std::string_view secret)
 {
-    if (secret.empty())
-        return;
-    for (std::size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
-        text.replace(at, secret.size(), "********");
+    constexpr std::string_view mask = "********";
+    if (!secret.empty())
+        for (std::size_t at = text.find(secret); at != std::string::npos;
+             at = text.find(secret, at + mask.size()))
+            text.replace(at, secret.size(), mask);
+    constexpr std::string_view key = "password=";
+    for (std::size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + key.size())) {
+        std::size_t begin = at + key.size();
+        std::size_t end = text.find_first_of(" \t\n\"'", begin);
+        if (end == std::string::npos)
+            end = text.size();
+        text.replace(begin, end - begin, mask);
+    }
 }
 
 std::vector<std::string> split_list(std::string_view text)
@@ -410,6 +421,7 @@ asio::awaitable<void> connection_impl::connect()
     std::string message = "could not connect to the server";
     for (const std::string& failure : failures)
         message += "\n  " + failure;
+    scrub(message, password_); // the attempt labels too (hostaddr may hold a misparsed password)
     throw error(last_timed_out ? client_errc::connect_timeout : client_errc::connect_failed, message);
 }
 

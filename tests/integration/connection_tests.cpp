@@ -239,6 +239,21 @@ BOOST_AUTO_TEST_CASE(wrong_password_error_never_contains_the_password)
     BOOST_TEST(text.find(secret) == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(password_misparsed_into_another_field_is_still_redacted)
+{
+    // "hostaddr= password=x" makes libpq take "password=x" as the host address and echo it.
+    auto e = test::expect_error(
+        [&] {
+            test::run([&]() -> asio::awaitable<void> {
+                pgcoro::connect_options options;
+                options.conninfo = "host=127.0.0.1 port=1 hostaddr= password=hunter2xyz user=u";
+                co_await test::connect(options);
+            });
+        },
+        client_errc::connect_failed);
+    BOOST_TEST(std::string(e.what()).find("hunter2xyz") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(malformed_connection_string_is_rejected_without_echoing_it)
 {
     auto e = test::expect_error(
