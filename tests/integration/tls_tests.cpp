@@ -82,4 +82,25 @@ BOOST_AUTO_TEST_CASE(cancel_and_reuse_over_tls)
     });
 }
 
+BOOST_AUTO_TEST_CASE(falls_back_to_plain_tcp_when_the_server_rejects_tls)
+{
+    // hba rejects TLS for this role; with sslmode=prefer libpq retries without TLS on a new
+    // socket. The connect loop must re-register the socket after every poll step.
+    const char* dsn = std::getenv("PGCORO_TEST_TLS_FALLBACK_DSN");
+    if (!dsn || !*dsn) {
+        BOOST_TEST_MESSAGE("PGCORO_TEST_TLS_FALLBACK_DSN not set: skipped");
+        return;
+    }
+    auto start = std::chrono::steady_clock::now();
+    auto uses_tls = test::run([dsn]() -> asio::awaitable<bool> {
+        pgcoro::connect_options options;
+        options.conninfo = dsn;
+        options.connect_timeout = 3s;
+        auto db = co_await test::connect(std::move(options));
+        co_return co_await db.scalar<bool>("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+    });
+    BOOST_TEST(!uses_tls);
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 2s));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
