@@ -114,8 +114,9 @@ BOOST_AUTO_TEST_SUITE(many_parameters)
 
 BOOST_AUTO_TEST_CASE(more_parameters_than_the_inline_capacity_spill_to_the_heap_intact)
 {
-    auto s = pgcoro::detail::make_statement("SELECT", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, std::string("twelve"),
-                                            std::optional<std::int64_t>{}, 14, 15, 16, 17, 18, 19, 20);
+    auto s =
+        pgcoro::detail::make_statement("SELECT", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, std::string("twelve"),
+                                       std::optional<std::int64_t>{}, 14, 15, 16, 17, 18, 19, 20);
     auto moved = std::move(s);
     BOOST_TEST_REQUIRE(moved.size() == 20u);
     BOOST_TEST(moved.types.size() == 20u);
