@@ -824,9 +824,11 @@ asio::awaitable<void> connection_impl::recover()
             }
         }
         bool synced = false;
+        int nulls_in_a_row = 0;
         for (;;) {
             PGresult* res = co_await next_result();
             if (res) {
+                nulls_in_a_row = 0;
                 if (PQresultStatus(res) == PGRES_COPY_IN)
                     PQputCopyEnd(conn_, "operation cancelled");
                 PQclear(res);
@@ -834,11 +836,16 @@ asio::awaitable<void> connection_impl::recover()
             }
             if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF || PQexitPipelineMode(conn_))
                 break;
-            // Still in pipeline mode with nothing to read: the batch was cut off before its
-            // sync point. Send one so the server finishes the segment; twice means trouble.
+            // In pipeline mode a NULL ends each command's results and more may follow; only
+            // a second NULL in a row means nothing more is coming. Then the batch was cut off
+            // before its sync point: send one so the server finishes the segment (twice
+            // means trouble).
+            if (++nulls_in_a_row < 2)
+                continue;
             if (synced || !PQpipelineSync(conn_))
                 throw_lost(diagnostics_from(nullptr, conn_));
             synced = true;
+            nulls_in_a_row = 0;
             if (!flushed())
                 co_await flush();
         }

@@ -727,6 +727,37 @@ BOOST_AUTO_TEST_CASE(cancelled_query_is_cancelled_on_the_server_and_connection_r
     });
 }
 
+BOOST_AUTO_TEST_CASE(cancelled_pipeline_is_cancelled_drained_and_left_in_normal_mode)
+{
+    for (auto mode : {pgcoro::batch_mode::atomic, pgcoro::batch_mode::independent}) {
+        test::run([mode]() -> asio::awaitable<void> {
+            auto db = co_await test::connect();
+            co_await db.execute_script("CREATE TEMP TABLE cp (id int)");
+            auto ex = co_await asio::this_coro::executor;
+            pgcoro::batch b(mode);
+            b.add("INSERT INTO cp VALUES (1)");
+            b.add("SELECT pg_sleep(10)");
+            b.add("INSERT INTO cp VALUES (2)");
+            asio::steady_timer timer(ex, 200ms);
+            auto start = std::chrono::steady_clock::now();
+            auto outcome = co_await asio::experimental::make_parallel_group(
+                               asio::co_spawn(ex, db.pipeline(std::move(b)), asio::deferred),
+                               timer.async_wait(asio::deferred))
+                               .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+            BOOST_TEST(std::get<0>(outcome)[0] == 1u); // the timer won
+            // The next statement cancels the sleep, drains the rest of the pipeline, leaves
+            // pipeline mode, and runs normally.
+            BOOST_TEST(co_await db.scalar<std::int32_t>("SELECT 3") == 3);
+            BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
+            BOOST_TEST((db.transaction() == pgcoro::transaction_status::idle));
+            // Atomic: the whole segment was rolled back. Independent: the first insert had
+            // committed, the one after the cancelled sleep still ran.
+            auto rows = co_await db.scalar<std::int64_t>("SELECT count(*) FROM cp");
+            BOOST_TEST(rows == (mode == pgcoro::batch_mode::atomic ? 0 : 2));
+        });
+    }
+}
+
 BOOST_AUTO_TEST_CASE(copy_through_the_query_api_is_refused_and_connection_stays_usable)
 {
     test::run([]() -> asio::awaitable<void> {
