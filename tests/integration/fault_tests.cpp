@@ -3,6 +3,8 @@
 
 #include "support.hpp"
 
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -120,6 +122,75 @@ BOOST_AUTO_TEST_CASE(twenty_thousand_statement_pipeline_does_not_deadlock)
         BOOST_TEST(results.size() == 20'000u);
         BOOST_TEST(results.back().get<std::string>(0, 0) == payload);
         BOOST_TEST(co_await db.scalar<std::int64_t>("SELECT count(*) FROM big_pipeline") == 20'000);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(cancellation_at_any_point_leaves_a_usable_idle_connection)
+{
+    // Cancels operations after delays from 0 to ~2 ms, so the cancellation lands at every
+    // stage: before sending, while preparing, while waiting, mid-result, mid-pipeline. After
+    // each, the next statement must run on the same connection and find it idle.
+    test::run([]() -> asio::awaitable<void> {
+        auto db = co_await test::connect();
+        auto ex = co_await asio::this_coro::executor;
+        co_await db.execute_script("CREATE TEMP TABLE cancel_points (id int)");
+
+        // A named lambda: it must outlive the coroutines it creates (a temporary closure
+        // would be destroyed while its coroutine still runs).
+        auto operation = [&db](int i) -> asio::awaitable<void> {
+            switch (i % 4) {
+            case 0: { // a new statement each time: the prepare path
+                const std::string sql = "SELECT $1::int4 + " + std::to_string(i);
+                co_await db.scalar<std::int32_t>(sql, std::int32_t{1});
+                break;
+            }
+            case 1: {
+                auto rows = co_await db.stream<std::int32_t>("SELECT generate_series(1, 20000)");
+                while (co_await rows.next()) {
+                }
+                break;
+            }
+            case 2: {
+                pgcoro::batch b(i % 8 == 2 ? pgcoro::batch_mode::atomic : pgcoro::batch_mode::independent);
+                for (int k = 0; k < 50; ++k)
+                    b.add("INSERT INTO cancel_points VALUES ($1)", std::int32_t{k});
+                co_await db.pipeline(std::move(b));
+                break;
+            }
+            default:
+                co_await db.execute("SELECT pg_sleep(0.002)");
+            }
+        };
+
+        int aborted = 0, completed = 0;
+        for (int i = 0; i < 120; ++i) {
+            const auto delay = std::chrono::microseconds((i * 37) % 2000);
+            asio::steady_timer timer(ex, delay);
+            auto outcome =
+                co_await asio::experimental::make_parallel_group(
+                    asio::co_spawn(ex, operation(i), asio::deferred), timer.async_wait(asio::deferred))
+                    .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+            if (auto failure = std::get<1>(outcome)) {
+                ++aborted;
+                try {
+                    std::rethrow_exception(failure);
+                } catch (const pgcoro::error& e) {
+                    BOOST_TEST((e.code() == client_errc::operation_aborted),
+                               "iteration " << i << ": " << e.what());
+                }
+            } else {
+                ++completed;
+            }
+            BOOST_TEST_CONTEXT("iteration " << i << ", delay " << delay.count() << " us")
+            {
+                BOOST_TEST(co_await db.scalar<std::int32_t>("SELECT $1::int4", std::int32_t{i}) == i);
+                BOOST_TEST((db.transaction() == pgcoro::transaction_status::idle));
+                BOOST_TEST(db.is_open());
+            }
+        }
+        BOOST_TEST_MESSAGE("cancelled " << aborted << ", completed " << completed);
+        BOOST_TEST(aborted > 10); // the test only means something if many were cut off
+        BOOST_TEST(completed > 10);
     });
 }
 
