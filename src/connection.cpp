@@ -519,6 +519,8 @@ void connection_impl::on_notice(const PGresult* res) noexcept
 
 void connection_impl::check_wait(const boost::system::error_code& ec)
 {
+    if (!conn_) // close() ran while this operation waited (it releases the socket)
+        throw error(client_errc::connection_closed, "the connection was closed during the operation");
     if (ec == asio::error::operation_aborted)
         throw error(client_errc::operation_aborted, "operation cancelled");
     if (ec)

@@ -4,6 +4,7 @@
 #include "support.hpp"
 
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -122,6 +123,26 @@ BOOST_AUTO_TEST_CASE(twenty_thousand_statement_pipeline_does_not_deadlock)
         BOOST_TEST(results.size() == 20'000u);
         BOOST_TEST(results.back().get<std::string>(0, 0) == payload);
         BOOST_TEST(co_await db.scalar<std::int64_t>("SELECT count(*) FROM big_pipeline") == 20'000);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(close_while_a_query_runs_fails_that_query_promptly)
+{
+    test::run([]() -> asio::awaitable<void> {
+        auto db = co_await test::connect();
+        auto ex = co_await asio::this_coro::executor;
+        asio::co_spawn(
+            ex,
+            [&db]() -> asio::awaitable<void> {
+                co_await sleep_for(100ms);
+                db.close(); // from another coroutine, while the query waits for the server
+            },
+            asio::detached);
+        auto start = std::chrono::steady_clock::now();
+        co_await test::expect_failure(db.execute("SELECT pg_sleep(10)"), client_errc::connection_closed);
+        BOOST_TEST((std::chrono::steady_clock::now() - start < 2s));
+        BOOST_TEST(!db.is_open());
+        co_await test::expect_failure(db.scalar<std::int32_t>("SELECT 1"), client_errc::connection_closed);
     });
 }
 
