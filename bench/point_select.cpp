@@ -406,7 +406,9 @@ run_info run_libpq(const options& o)
 /// live in the closure object, a temporary that dies before io.run() resumes the frame.
 asio::awaitable<void> pgcoro_loop(const options& o, run_info& info)
 {
-    auto db = co_await pgcoro::connection::connect(co_await asio::this_coro::executor, o.conninfo);
+    // Two statements, not one nested co_await (a g++ 12 pitfall; see the README).
+    auto executor = co_await asio::this_coro::executor;
+    auto db = co_await pgcoro::connection::connect(executor, o.conninfo);
     aid_sequence aids(o.seed, o.accounts);
     info.backend_pid = db.backend_pid();
     std::int64_t sum = 0;

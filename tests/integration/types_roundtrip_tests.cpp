@@ -30,6 +30,17 @@ template <class T> bool same_value(const T& a, const T& b)
         return a == b;
 }
 
+/// Element-wise, so NaN elements compare equal and -0.0 differs from 0.0.
+template <class T> bool same_value(const std::vector<T>& a, const std::vector<T>& b)
+{
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!same_value<T>(a[i], b[i]))
+            return false;
+    return true;
+}
+
 /// Sends `value` as a parameter cast to `type`, checks that it comes back equal, and that
 /// the server's text rendering of it equals the rendering of `literal` cast to `type`.
 /// (Test code: `type` and `literal` are constants of this file, not user input.)
@@ -52,29 +63,6 @@ asio::awaitable<void> check(pgcoro::connection& db, const T& value, std::string 
         // And decoding the literal directly.
         T from_literal = co_await db.scalar<T>(literal_sql);
         BOOST_TEST(same_value(from_literal, value));
-    }
-}
-
-template <class T>
-asio::awaitable<void> check_vector(pgcoro::connection& db, const std::vector<T>& value, std::string type,
-                                   std::string literal)
-{
-    BOOST_TEST_CONTEXT("type " << type << ", literal " << literal.substr(0, 80))
-    {
-        const std::string render_sql =
-            "SELECT ($1::" + type + ")::text, (" + literal + "::" + type + ")::text";
-        const std::string echo_sql = "SELECT $1::" + type;
-        const std::string literal_sql = "SELECT " + literal + "::" + type;
-        auto rendered = co_await db.query_one<std::tuple<std::string, std::string>>(render_sql, value);
-        BOOST_TEST((std::get<0>(rendered) == std::get<1>(rendered)));
-        auto back = co_await db.scalar<std::vector<T>>(echo_sql, value);
-        BOOST_TEST_REQUIRE(back.size() == value.size());
-        for (std::size_t i = 0; i < value.size(); ++i)
-            BOOST_TEST(same_value<T>(back[i], value[i]));
-        auto from_literal = co_await db.scalar<std::vector<T>>(literal_sql);
-        BOOST_TEST_REQUIRE(from_literal.size() == value.size());
-        for (std::size_t i = 0; i < value.size(); ++i)
-            BOOST_TEST(same_value<T>(from_literal[i], value[i]));
     }
 }
 
@@ -342,13 +330,13 @@ BOOST_AUTO_TEST_CASE(arrays_empty_with_nulls_and_of_every_element_type)
         documents.push_back(boost::json::parse(R"({"a":1})"));
         documents.emplace_back(nullptr);
 
-        co_await check_vector(db, ints, "int4[]", "'{1,2,3}'");
-        co_await check_vector(db, no_ints, "int4[]", "'{}'");
+        co_await check(db, ints, "int4[]", "'{1,2,3}'");
+        co_await check(db, no_ints, "int4[]", "'{}'");
         co_await check(db, ints_with_null, "int4[]", "'{1,NULL,3}'");
-        co_await check_vector(db, bigints, "int8[]", "'{-9223372036854775808,0}'");
-        co_await check_vector(db, smallints, "int2[]", "'{-1,1}'");
-        co_await check_vector(db, doubles, "float8[]", "'{1.5,NaN}'");
-        co_await check_vector(db, bools, "bool[]", "'{t,f}'");
+        co_await check(db, bigints, "int8[]", "'{-9223372036854775808,0}'");
+        co_await check(db, smallints, "int2[]", "'{-1,1}'");
+        co_await check(db, doubles, "float8[]", "'{1.5,NaN}'");
+        co_await check(db, bools, "bool[]", "'{t,f}'");
         co_await check(db, texts, "text[]", "ARRAY['a,b', 'q\"uote', NULL, '', 'NULL']");
         co_await check(db, numerics, "numeric[]", "'{1.10,NaN}'");
         co_await check(db, dates, "date[]", "'{1999-01-01,infinity}'");
