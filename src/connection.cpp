@@ -252,7 +252,9 @@ private:
     result finish(result_sink& sink, std::string_view sql);
     /// Turns the outcome of a socket wait into the right error.
     void check_wait(const boost::system::error_code& ec);
-    asio::awaitable<result> collect(std::string_view sql);
+    asio::awaitable<result> collect(std::string_view sql) { return collect(sql, result_sink{}); }
+    /// Reads the rest of a command's results into `sink` (which may already hold some).
+    asio::awaitable<result> collect(std::string_view sql, result_sink sink);
     asio::awaitable<void> drain_copy_out();
     /// The cached statement name for `s`, or nullptr (then prepare() it). Synchronous: the
     /// hot path of a cached statement creates no coroutine frame.
@@ -684,11 +686,10 @@ result connection_impl::finish(result_sink& sink, std::string_view sql)
     return std::move(sink.last);
 }
 
-asio::awaitable<result> connection_impl::collect(std::string_view sql)
+asio::awaitable<result> connection_impl::collect(std::string_view sql, result_sink sink)
 {
     // Read to the terminating NULL, errors included (pitfall 9). Several results are
     // possible: the last successful one is returned, the first error is thrown.
-    result_sink sink;
     for (;;) {
         PGresult* raw = nullptr;
         if (PQisBusy(conn_))
@@ -980,18 +981,11 @@ asio::awaitable<result> connection_impl::stream_next_row()
             co_return result(raw);
         // The zero-row TUPLES_OK that ends the rows, or an error (possibly after some rows):
         // read to the end like any statement.
-        result final_result(raw);
-        if (raw && PQresultStatus(raw) != PGRES_TUPLES_OK) {
-            diagnostics diag = diagnostics_from(raw, conn_);
-            while (PGresult* rest = co_await next_result())
-                PQclear(rest);
-            dirty_ = false;
-            busy_ = false;
-            if (PQstatus(conn_) != CONNECTION_OK)
-                throw_lost(std::move(diag));
-            throw_server_error(raw, {});
-        }
-        co_await collect({});
+        result_sink sink;
+        if (raw)
+            if (copy_action action = absorb(raw, sink); action != copy_action::none)
+                co_await follow_copy(action);
+        co_await collect({}, std::move(sink));
         busy_ = false;
         co_return result();
     } catch (...) {
@@ -1178,20 +1172,12 @@ asio::awaitable<connection> connection::connect(asio::any_io_executor executor, 
     return connect(std::move(executor), std::move(options));
 }
 
-namespace {
-template <class T> asio::awaitable<T> fail_closed()
-{
-    throw error(client_errc::connection_closed,
-                "the connection is closed (default-constructed or moved from)");
-    co_return T{};
-}
-} // namespace
-
 asio::awaitable<result> connection::run(detail::statement statement)
 {
     // No coroutine of its own: the statement moves straight into execute()'s frame.
     if (!impl_)
-        return fail_closed<result>();
+        return fail_with<result>(std::make_exception_ptr(error(
+            client_errc::connection_closed, "the connection is closed (default-constructed or moved from)")));
     return impl_->execute(std::move(statement));
 }
 

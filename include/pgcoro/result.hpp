@@ -59,15 +59,32 @@ namespace detail {
 std::string cpp_type_name(const std::type_info& type);
 } // namespace detail
 
+namespace detail {
+
+/// Throws type_mismatch (naming the column, its PostgreSQL type and T) unless column
+/// `column` of `r` can be decoded into T.
+template <field_type T> void check_column(const result& r, std::size_t column)
+{
+    if (!field_accepts<T>(r.column_type(column)))
+        throw_type_mismatch(r, column, cpp_type_name(typeid(T)));
+}
+
+/// Decodes one field of an already checked column; errors name the column.
+template <field_type T> T decode_column(const result& r, std::size_t row, std::size_t column)
+{
+    try {
+        return decode_field<T>(r.field(row, column), r.column_type(column));
+    } catch (const error&) {
+        rethrow_with_column(r, column, cpp_type_name(typeid(T)));
+    }
+}
+
+} // namespace detail
+
 template <field_type T> T result::get(std::size_t row, std::size_t column) const
 {
-    if (!detail::field_accepts<T>(column_type(column)))
-        detail::throw_type_mismatch(*this, column, detail::cpp_type_name(typeid(T)));
-    try {
-        return detail::decode_field<T>(field(row, column), column_type(column));
-    } catch (const error&) {
-        detail::rethrow_with_column(*this, column, detail::cpp_type_name(typeid(T)));
-    }
+    detail::check_column<T>(*this, column);
+    return detail::decode_column<T>(*this, row, column);
 }
 
 } // namespace pgcoro

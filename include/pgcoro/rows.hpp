@@ -54,11 +54,11 @@ public:
     T decode(const result& r, std::size_t row) const
     {
         if constexpr (field_type<T>) {
-            return decode_one<T>(r, row, 0);
+            return decode_column<T>(r, row, 0);
         } else if constexpr (is_tuple<T>::value) {
             return [&]<std::size_t... I>(std::index_sequence<I...>)
             {
-                return T{decode_one<std::tuple_element_t<I, T>>(r, row, I)...};
+                return T{decode_column<std::tuple_element_t<I, T>>(r, row, I)...};
             }
             (std::make_index_sequence<std::tuple_size_v<T>>{});
         } else {
@@ -67,40 +67,25 @@ public:
             boost::mp11::mp_for_each<boost::describe::describe_members<T, public_members::value>>(
                 [&](auto member) {
                     using M = std::remove_cvref_t<decltype(value.*member.pointer)>;
-                    value.*member.pointer = decode_one<M>(r, row, columns_[index++]);
+                    value.*member.pointer = decode_column<M>(r, row, columns_[index++]);
                 });
             return value;
         }
     }
 
 private:
-    template <field_type F> static F decode_one(const result& r, std::size_t row, std::size_t column)
-    {
-        try {
-            return detail::decode_field<F>(r.field(row, column), r.column_type(column));
-        } catch (const error&) {
-            rethrow_with_column(r, column, cpp_type_name(typeid(F)));
-        }
-    }
-
-    template <field_type F> static void check(const result& r, std::size_t column)
-    {
-        if (!detail::field_accepts<F>(r.column_type(column)))
-            throw_type_mismatch(r, column, cpp_type_name(typeid(F)));
-    }
-
     void bind(const result& r)
     {
         if constexpr (field_type<T>) {
             if (r.columns() != 1)
                 throw_column_count(r, 1, cpp_type_name(typeid(T)));
-            check<T>(r, 0);
+            check_column<T>(r, 0);
         } else if constexpr (is_tuple<T>::value) {
             if (r.columns() != std::tuple_size_v<T>)
                 throw_column_count(r, std::tuple_size_v<T>, cpp_type_name(typeid(T)));
             [&]<std::size_t... I>(std::index_sequence<I...>)
             {
-                (check<std::tuple_element_t<I, T>>(r, I), ...);
+                (check_column<std::tuple_element_t<I, T>>(r, I), ...);
             }
             (std::make_index_sequence<std::tuple_size_v<T>>{});
         } else {
@@ -113,7 +98,7 @@ private:
                     auto column = r.find_column(member.name);
                     if (!column)
                         throw_column_not_found(member.name, cpp_type_name(typeid(T)));
-                    check<M>(r, *column);
+                    check_column<M>(r, *column);
                     columns_[index++] = *column;
                 });
         }

@@ -767,7 +767,10 @@ BOOST_AUTO_TEST_CASE(copy_through_the_query_api_is_refused_and_connection_stays_
             co_await db.execute("COPY c FROM STDIN");
             BOOST_FAIL("COPY FROM STDIN must be refused");
         } catch (const pgcoro::error& e) {
-            BOOST_TEST_MESSAGE(e.what());
+            // The server aborts the COPY with the reason pgcoro gave it.
+            BOOST_TEST(std::string(e.what()).find("COPY is not supported through the query API") !=
+                           std::string::npos,
+                       e.what());
         }
         co_await test::expect_failure(db.execute("COPY (SELECT generate_series(1, 1000)) TO STDOUT"),
                                       client_errc::unsupported_copy);
