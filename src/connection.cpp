@@ -18,6 +18,7 @@
 
 #include <libpq-fe.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 
 #include <charconv>
 #include <cstring>
@@ -176,6 +177,26 @@ public:
     }
 
     bool is_open() const noexcept { return conn_ && !broken_ && PQstatus(conn_) == CONNECTION_OK; }
+    bool is_idle() const noexcept
+    {
+        return is_open() && !busy_ && !dirty_ && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+    }
+    bool is_broken() const noexcept { return conn_ && !is_open(); }
+    bool has_unread_input() const noexcept
+    {
+        if (!conn_)
+            return false;
+        pollfd fd{PQsocket(conn_), POLLIN, 0};
+        return fd.fd >= 0 && ::poll(&fd, 1, 0) != 0;
+    }
+    /// Runs recover() if an earlier operation was interrupted (public connection::recover).
+    asio::awaitable<void> recover_now()
+    {
+        bool needs_recovery = enter();
+        busy_guard guard{*this};
+        if (needs_recovery)
+            co_await recover();
+    }
     PGconn* native() const noexcept { return conn_; }
     std::size_t prepared_statements() const noexcept { return cache_.size(); }
     const asio::any_io_executor& executor() const noexcept { return executor_; }
@@ -1219,6 +1240,35 @@ bool connection::check_single_row(const result& r, bool allow_empty)
         throw error(client_errc::no_rows, "expected one row, the query returned none");
     }
     return true;
+}
+
+asio::awaitable<void> connection::ping()
+{
+    if (!impl_)
+        throw error(client_errc::connection_closed, "the connection was moved from");
+    return impl_->execute_script(std::string());
+}
+
+asio::awaitable<void> connection::recover()
+{
+    if (!impl_)
+        throw error(client_errc::connection_closed, "the connection was moved from");
+    return impl_->recover_now();
+}
+
+bool connection::is_idle() const noexcept
+{
+    return impl_ && impl_->is_idle();
+}
+
+bool connection::is_broken() const noexcept
+{
+    return impl_ && impl_->is_broken();
+}
+
+bool connection::has_unread_input() const noexcept
+{
+    return impl_ && impl_->has_unread_input();
 }
 
 void connection::close() noexcept

@@ -161,6 +161,17 @@ public:
         }
     }
 
+    /// One round trip with the empty query (no parse, no plan, no transaction): throws
+    /// connection_lost when the server is gone. Used by the pool's pre-ping and health
+    /// checks. Cancellable like any operation.
+    boost::asio::awaitable<void> ping();
+
+    /// Finishes an interrupted operation now instead of at the start of the next one: a
+    /// cancel request if the server may still be running it, then its remaining results are
+    /// read and dropped, within 5 s; past that (or if the server is gone) the connection is
+    /// closed and connection_lost thrown. Does nothing on a clean connection.
+    boost::asio::awaitable<void> recover();
+
     /// Closes the connection now (no round trip to wait for). Idempotent.
     void close() noexcept;
 
@@ -168,6 +179,19 @@ public:
     /// I/O: a pool pings before trusting an idle connection.
     bool is_open() const noexcept;
     transaction_status transaction() const noexcept;
+
+    /// Ready for the next operation with nothing left to do: open, no operation or stream
+    /// in progress, no interrupted operation to recover from, and the server idle outside
+    /// a transaction block.
+    bool is_idle() const noexcept;
+
+    /// Found dead by I/O (lost, killed by the server), as opposed to closed by close() or
+    /// never opened.
+    bool is_broken() const noexcept;
+
+    /// The server sent something while no operation was running (on an idle connection that
+    /// is usually a termination notice or the end of the stream). One poll(2), no read.
+    bool has_unread_input() const noexcept;
     int backend_pid() const noexcept;
     int server_version() const noexcept;
     /// Number of statements currently prepared on this connection by the cache.

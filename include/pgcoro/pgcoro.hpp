@@ -6,6 +6,7 @@
 #include <pgcoro/connection.hpp>
 #include <pgcoro/error.hpp>
 #include <pgcoro/logger.hpp>
+#include <pgcoro/pool.hpp>
 #include <pgcoro/result.hpp>
 #include <pgcoro/rows.hpp>
 #include <pgcoro/types.hpp>
