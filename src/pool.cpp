@@ -335,7 +335,7 @@ private:
     asio::steady_timer timer_;
     std::optional<clock::time_point> armed_;
     std::string last_connect_error_; // empty after a successful connect
-    std::exception_ptr last_permanent_error_;
+    unsigned failures_in_row_ = 0;
     std::uint64_t pings_ = 0;
     std::uint64_t ping_failures_ = 0;
     std::uint64_t resets_ = 0;
@@ -564,9 +564,12 @@ asio::awaitable<void> pool_impl::connect_task(std::shared_ptr<pool_impl> self, a
 void pool_impl::connect_finished(connection c, std::exception_ptr failure) noexcept
 {
     pending work;
+    unsigned in_row = 0;
     {
         std::lock_guard guard(mutex_);
         clock::time_point now = clock::now();
+        failures_in_row_ = failure ? failures_in_row_ + 1 : 0;
+        in_row = failures_in_row_;
         if (failure) {
             last_connect_error_ = describe(failure);
             core_.connect_failed(now, is_permanent_connect_error(failure), work.fx);
@@ -576,8 +579,13 @@ void pool_impl::connect_finished(connection c, std::exception_ptr failure) noexc
         }
         settle_locked(work);
     }
-    if (failure)
-        log(log_level::warning, "pgcoro pool: connect failed: " + describe(failure));
+    // An outage makes every retry fail: warn on the first failure after a success and then
+    // every tenth, the rest at debug level.
+    if (failure) {
+        bool loud = in_row % 10 == 1;
+        log(loud ? log_level::warning : log_level::debug,
+            "pgcoro pool: connect failed (" + std::to_string(in_row) + " in a row): " + describe(failure));
+    }
     apply(work);
 }
 
