@@ -403,6 +403,7 @@ asio::awaitable<lease> pool_impl::acquire(std::shared_ptr<pool_impl> self)
     for (;;) {
         record_ptr taken;
         bool must_ping = false;
+        clock::duration idle_for{};
         {
             pending work;
             {
@@ -411,16 +412,19 @@ asio::awaitable<lease> pool_impl::acquire(std::shared_ptr<pool_impl> self)
                     throw error(client_errc::pool_closed, "the pool is closed");
                 clock::time_point now = clock::now();
                 taken = self->core_.take(now, work.fx);
-                if (taken)
-                    must_ping =
-                        self->core_.needs_ping(*taken, now) ||
-                        (self->options_.pre_ping && now - taken->idle_since >= unread_input_check_after &&
-                         taken->connection.has_unread_input());
+                if (taken) {
+                    must_ping = self->core_.needs_ping(*taken, now);
+                    idle_for = now - taken->idle_since;
+                }
                 if (!work.fx.empty())
                     self->settle_locked(work);
             }
             self->apply(work);
         }
+        // Outside the mutex: a system call.
+        if (taken && !must_ping && self->options_.pre_ping && !taken->fresh &&
+            idle_for >= unread_input_check_after)
+            must_ping = taken->connection.has_unread_input();
         if (!taken) {
             auto node = std::make_shared<waiter_node>();
             co_await self->async_wait_for_connection(node, deadline, asio::use_awaitable);

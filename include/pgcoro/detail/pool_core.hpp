@@ -77,7 +77,7 @@ template <class Conn, class TimePoint> struct pool_record {
     TimePoint idle_since{};
     std::uint64_t uses = 0;
     std::uint64_t generation = 0;
-    bool fresh = true; ///< never checked out yet (skips pre-ping)
+    bool fresh = true; ///< handed from its connect straight to a waiter (skips pre-ping)
 };
 
 template <class Conn, class Clock, class Waiter> class pool_core {
@@ -146,8 +146,8 @@ public:
         return nullptr;
     }
 
-    /// Whether a connection just taken must be pinged first (pre_ping on, not fresh, and
-    /// idle at least pre_ping_idle).
+    /// Whether a connection just taken must be pinged first (pre_ping on, not fresh from its
+    /// connect, and idle at least pre_ping_idle).
     bool needs_ping(const record& r, time_point now) const noexcept
     {
         return limits_.pre_ping && !r.fresh && now - r.idle_since >= limits_.pre_ping_idle;
@@ -390,6 +390,7 @@ private:
             return close_checked_out(std::move(r), close_reason::surplus, now, fx);
         --checked_out_;
         r->idle_since = now;
+        r->fresh = false; // once idle, it is judged by its idle time like any other
         idle_.push_back(std::move(r));
     }
 
