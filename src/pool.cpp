@@ -480,19 +480,15 @@ asio::awaitable<lease> pool_impl::acquire(std::shared_ptr<pool_impl> self)
 
 asio::awaitable<bool> pool_impl::ping(connection& c, clock::duration timeout)
 {
+    // The ping runs on the connection's strand and the timer fires there too, so the
+    // group's cancellation of a slow ping (which co_spawn dispatches to that strand) never
+    // races the ping itself, whatever executor the acquiring coroutine runs on.
     auto strand = c.get_executor();
-    // Runs on the connection's strand: the timer's cancellation of the ping never races it.
-    co_return co_await asio::co_spawn(
-        strand,
-        [&c, strand, timeout]() -> asio::awaitable<bool> {
-            asio::steady_timer timer(strand, timeout);
-            auto outcome =
-                co_await asio::experimental::make_parallel_group(
-                    asio::co_spawn(strand, c.ping(), asio::deferred), timer.async_wait(asio::deferred))
-                    .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-            co_return std::get<0>(outcome)[0] == 0 && !std::get<1>(outcome);
-        },
-        asio::use_awaitable);
+    asio::steady_timer timer(strand, timeout);
+    auto outcome = co_await asio::experimental::make_parallel_group(
+                       asio::co_spawn(strand, c.ping(), asio::deferred), timer.async_wait(asio::deferred))
+                       .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    co_return std::get<0>(outcome)[0] == 0 && !std::get<1>(outcome);
 }
 
 error pool_impl::waiter_error(const waiter_node& node) const

@@ -196,6 +196,10 @@ public:
         failures_in_row_ = 0;
         retry_at_ = time_point::min();
         auto r = std::make_unique<record>();
+        if (closed_) {
+            r->connection = std::move(c);
+            return close(std::move(r), close_reason::pool_closed, fx);
+        }
         r->connection = std::move(c);
         r->created = now;
         r->generation = generation_;
@@ -206,6 +210,7 @@ public:
         }
         ++checked_out_; // counted as out until placed
         place(std::move(r), now, fx);
+        fill(now, fx); // more waiters may need connects (only max_connecting run at once)
     }
 
     /// A connect failed. Retries back off exponentially while anyone still needs one.
