@@ -399,8 +399,9 @@ void pool_impl::cancel_wait(waiter_node* node) noexcept
 
 asio::awaitable<lease> pool_impl::acquire(std::shared_ptr<pool_impl> self)
 {
-    const clock::time_point deadline = clock::now() + self->options_.pool_timeout;
-    for (;;) {
+    clock::time_point now = clock::now();
+    const clock::time_point deadline = now + self->options_.pool_timeout;
+    for (bool first = true;; first = false) {
         record_ptr taken;
         bool must_ping = false;
         clock::duration idle_for{};
@@ -410,7 +411,8 @@ asio::awaitable<lease> pool_impl::acquire(std::shared_ptr<pool_impl> self)
                 std::lock_guard guard(self->mutex_);
                 if (self->core_.closed())
                     throw error(client_errc::pool_closed, "the pool is closed");
-                clock::time_point now = clock::now();
+                if (!first)
+                    now = clock::now(); // (the first pass reuses the deadline's reading)
                 taken = self->core_.take(now, work.fx);
                 if (taken) {
                     must_ping = self->core_.needs_ping(*taken, now);
