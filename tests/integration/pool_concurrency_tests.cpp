@@ -5,6 +5,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -211,6 +212,73 @@ BOOST_AUTO_TEST_CASE(sixty_four_coroutines_on_four_threads_with_random_cancellat
     if (check_failure)
         std::rethrow_exception(check_failure);
     BOOST_TEST(pool->stats().size == 0u);
+    pool.reset();
+    test::run([]() -> asio::awaitable<void> {
+        auto db = co_await test::connect();
+        co_await db.execute_script("DROP TABLE pool_stress_rows");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(soak_with_connection_churn_has_no_errors)
+{
+    // HikariCP's soak shape: lifetimes, idle timeouts and use limits so short that
+    // connections are retired and replaced all the time while workers hammer the pool.
+    const std::string tag = "pool_churn";
+    test::run([]() -> asio::awaitable<void> {
+        auto db = co_await test::connect();
+        co_await db.execute_script(
+            "DROP TABLE IF EXISTS pool_stress_rows; CREATE TABLE pool_stress_rows (v int)");
+    });
+    asio::io_context io(2);
+    pgcoro::pool_options o;
+    o.conninfo = tagged_dsn(tag);
+    o.pool_size = 4;
+    o.max_overflow = 4;
+    o.min_idle = 2;
+    o.pool_recycle = 250ms;
+    o.idle_timeout = 150ms;
+    o.max_uses = 250;
+    o.pre_ping_idle = 50ms;
+    o.pool_timeout = 30s;
+    auto pool = std::make_unique<pgcoro::pool>(io.get_executor(), o);
+    outcome out;
+    const auto end = steady::now() + stress_duration() / 2;
+    std::atomic<int> running{16};
+    pgcoro::pool_stats stats;
+    for (unsigned i = 0; i < 16; ++i) {
+        asio::co_spawn(asio::make_strand(io), worker(*pool, 5000 + i, end, out), [&](std::exception_ptr) {
+            if (--running == 0) {
+                // The sweep timer (min_idle, recycle) keeps the io_context busy until the
+                // pool is closed; wait for the background resets first.
+                auto finish = [&]() -> asio::awaitable<void> {
+                    for (int i = 0; i < 500 && pool->stats().checked_out != 0; ++i) {
+                        asio::steady_timer t(co_await asio::this_coro::executor, 10ms);
+                        co_await t.async_wait(asio::use_awaitable);
+                    }
+                    stats = pool->stats();
+                    co_await pool->close(5s);
+                };
+                // Handed to co_spawn as a function object, which keeps the closure alive for
+                // the coroutine (calling finish() here would leave it dangling).
+                asio::co_spawn(io, std::move(finish), asio::detached);
+            }
+        });
+    }
+    std::thread second([&io] { io.run(); });
+    io.run();
+    second.join();
+    BOOST_TEST_INFO("first unexpected error: " << (out.unexpected.empty() ? "" : out.unexpected.front()));
+    BOOST_TEST(out.unexpected.size() == 0u);
+    BOOST_TEST(out.queries.load() > 500u);
+    BOOST_TEST(stats.closed_recycled + stats.closed_max_uses + stats.closed_idle_timeout > 5u);
+    BOOST_TEST(stats.created > 8u); // connections really were replaced
+    BOOST_TEST(stats.timeouts == 0u);
+    BOOST_TEST(stats.checked_out == 0u);
+    BOOST_TEST(stats.size <= 8u);
+    BOOST_TEST_MESSAGE("churn: " << out.queries.load() << " units, " << stats.created
+                                 << " connections created, " << stats.closed_recycled << " recycled, "
+                                 << stats.closed_idle_timeout << " idle-timed-out, " << stats.closed_max_uses
+                                 << " used up");
     pool.reset();
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await test::connect();

@@ -7,6 +7,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -448,6 +449,46 @@ BOOST_AUTO_TEST_CASE(server_outage_gives_bounded_errors_and_the_pool_recovers)
         BOOST_TEST(stats.waiting == 0u);
         BOOST_TEST(co_await settle_sessions(tag, static_cast<std::int64_t>(stats.size)) ==
                    static_cast<std::int64_t>(stats.size));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(black_holed_server_bounds_every_acquire_by_pool_timeout)
+{
+    // A listener whose kernel accepts the TCP connection but which never answers the
+    // startup packet: each connect hangs until connect_timeout, and acquires must give up
+    // at pool_timeout with that reason, however many are queued.
+    asio::io_context listener_io;
+    asio::ip::tcp::acceptor listener(listener_io, {asio::ip::make_address("127.0.0.1"), 0});
+    const unsigned short port = listener.local_endpoint().port();
+    test::run([port]() -> asio::awaitable<void> {
+        pgcoro::pool_options o;
+        o.conninfo = "host=127.0.0.1 port=" + std::to_string(port) + " user=u dbname=d";
+        o.pool_timeout = 600ms;
+        o.connect_timeout = 250ms;
+        pgcoro::pool pool(co_await asio::this_coro::executor, o);
+        auto ex = co_await asio::this_coro::executor;
+        int failures = 0;
+        steady::duration slowest{};
+        auto one = [&]() -> asio::awaitable<void> {
+            auto began = steady::now();
+            try {
+                auto db = co_await pool.acquire();
+            } catch (const pgcoro::error& e) {
+                if (e.code() == client_errc::pool_timeout &&
+                    std::string(e.what()).find("timeout") != std::string::npos)
+                    ++failures;
+            }
+            slowest = std::max(slowest, steady::now() - began);
+        };
+        for (int i = 0; i < 5; ++i)
+            asio::co_spawn(ex, one(), asio::detached);
+        co_await sleep_for(1500ms);
+        BOOST_TEST(failures == 5);
+        BOOST_TEST((slowest < 1200ms));
+        BOOST_TEST(pool.stats().waiting == 0u);
+        BOOST_TEST(pool.stats().connect_failures >= 2u);
+        co_await pool.close(2s); // waits for the connects still in flight (bounded by connect_timeout)
+        BOOST_TEST(pool.stats().connecting == 0u);
     });
 }
 
