@@ -1,7 +1,7 @@
 // The pool on a multi-threaded io_context under load with random cancellations. ./dev test
 // also runs this suite under ThreadSanitizer.
 
-#include "support.hpp"
+#include "pool_support.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -27,13 +27,7 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-std::string tagged_dsn(const std::string& tag)
-{
-    std::string base = test::dsn();
-    if (base.find("://") != std::string::npos)
-        return base + (base.find('?') == std::string::npos ? "?" : "&") + "application_name=" + tag;
-    return base + " application_name=" + tag;
-}
+using test::tagged_dsn;
 
 /// Seconds of hammering (PGCORO_STRESS_SECONDS overrides the default 10).
 std::chrono::seconds stress_duration()

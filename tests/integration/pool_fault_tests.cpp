@@ -1,7 +1,7 @@
 // Faults the pool must absorb: backends killed by the server, a server outage, leases
 // returned in every dirty state, stalled pings, connects that outlive their acquire.
 
-#include "support.hpp"
+#include "pool_support.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -31,65 +31,11 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-std::string tagged_dsn(const std::string& tag)
-{
-    std::string base = test::dsn();
-    if (base.find("://") != std::string::npos)
-        return base + (base.find('?') == std::string::npos ? "?" : "&") + "application_name=" + tag;
-    return base + " application_name=" + tag;
-}
-
-pgcoro::pool_options options_for(const std::string& tag)
-{
-    pgcoro::pool_options o;
-    o.conninfo = tagged_dsn(tag);
-    return o;
-}
-
-std::string env(const char* name)
-{
-    const char* value = std::getenv(name);
-    return value ? value : "";
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
-{
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(asio::use_awaitable);
-}
-
-asio::awaitable<pgcoro::connection> admin()
-{
-    pgcoro::connect_options o;
-    o.conninfo = env("PGCORO_TEST_ADMIN_DSN").empty() ? test::dsn() : env("PGCORO_TEST_ADMIN_DSN");
-    auto db = co_await test::connect(std::move(o));
-    co_return db;
-}
-
-/// Sessions of `tag` in pg_stat_activity, waiting up to 5 s for the count to reach
-/// `expected` (backends exit asynchronously).
-asio::awaitable<std::int64_t> settle_sessions(const std::string& tag, std::int64_t expected)
-{
-    auto observer = co_await test::connect();
-    std::int64_t n = -1;
-    for (int i = 0; i < 100; ++i) {
-        n = co_await observer.scalar<std::int64_t>(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", tag);
-        if (n == expected)
-            break;
-        co_await sleep_for(50ms);
-    }
-    co_return n;
-}
-
-/// Waits until every lease has come back (returns that need a reset finish in the
-/// background).
-asio::awaitable<void> wait_returned(pgcoro::pool& pool)
-{
-    for (int i = 0; i < 200 && pool.stats().checked_out != 0; ++i)
-        co_await sleep_for(10ms);
-    BOOST_TEST(pool.stats().checked_out == 0u);
-}
+using test::admin;
+using test::env;
+using test::settle_sessions;
+using test::sleep_for;
+using test::wait_returned;
 
 /// Holds n connections at once so the pool opens n, then returns them all.
 asio::awaitable<std::vector<int>> warm(pgcoro::pool& pool, int n)
@@ -123,7 +69,7 @@ BOOST_AUTO_TEST_CASE(terminated_backends_are_replaced_transparently)
 {
     test::run([]() -> asio::awaitable<void> {
         const std::string tag = "pool_terminated";
-        auto o = options_for(tag);
+        auto o = test::pool_options_for(tag);
         o.pool_size = 4;
         pgcoro::pool pool(co_await asio::this_coro::executor, o);
         std::vector<int> pids = co_await warm(pool, 4);
@@ -156,7 +102,7 @@ BOOST_AUTO_TEST_CASE(connection_killed_while_leased_is_discarded_on_return)
 {
     test::run([]() -> asio::awaitable<void> {
         const std::string tag = "pool_killed_leased";
-        pgcoro::pool pool(co_await asio::this_coro::executor, options_for(tag));
+        pgcoro::pool pool(co_await asio::this_coro::executor, test::pool_options_for(tag));
         {
             auto db = co_await pool.acquire();
             auto killer = co_await admin();
@@ -176,7 +122,7 @@ BOOST_AUTO_TEST_CASE(connection_killed_while_leased_is_discarded_on_return)
 BOOST_AUTO_TEST_CASE(lease_returned_in_transaction_is_rolled_back_before_reuse)
 {
     test::run([]() -> asio::awaitable<void> {
-        auto o = options_for("pool_reset_tx");
+        auto o = test::pool_options_for("pool_reset_tx");
         o.pool_size = 1;
         o.max_overflow = 0;
         pgcoro::pool pool(co_await asio::this_coro::executor, o);
@@ -205,7 +151,7 @@ BOOST_AUTO_TEST_CASE(lease_returned_in_transaction_is_rolled_back_before_reuse)
 BOOST_AUTO_TEST_CASE(lease_returned_in_failed_transaction_is_rolled_back_before_reuse)
 {
     test::run([]() -> asio::awaitable<void> {
-        auto o = options_for("pool_reset_failed_tx");
+        auto o = test::pool_options_for("pool_reset_failed_tx");
         o.pool_size = 1;
         o.max_overflow = 0;
         pgcoro::pool pool(co_await asio::this_coro::executor, o);
@@ -231,7 +177,7 @@ BOOST_AUTO_TEST_CASE(lease_returned_during_a_running_query_is_cancelled_drained_
 {
     test::run([]() -> asio::awaitable<void> {
         const std::string tag = "pool_reset_running";
-        auto o = options_for(tag);
+        auto o = test::pool_options_for(tag);
         o.pool_size = 1;
         o.max_overflow = 0;
         pgcoro::pool pool(co_await asio::this_coro::executor, o);
@@ -272,7 +218,7 @@ BOOST_AUTO_TEST_CASE(lease_returned_during_a_running_query_is_cancelled_drained_
 BOOST_AUTO_TEST_CASE(reset_mode_close_closes_dirty_connections_instead)
 {
     test::run([]() -> asio::awaitable<void> {
-        auto o = options_for("pool_reset_close");
+        auto o = test::pool_options_for("pool_reset_close");
         o.reset_on_return = pgcoro::reset_mode::close;
         pgcoro::pool pool(co_await asio::this_coro::executor, o);
         int pid = 0;
@@ -291,7 +237,7 @@ BOOST_AUTO_TEST_CASE(reset_mode_close_closes_dirty_connections_instead)
 BOOST_AUTO_TEST_CASE(reset_mode_full_undoes_session_settings)
 {
     test::run([]() -> asio::awaitable<void> {
-        auto o = options_for("pool_reset_full");
+        auto o = test::pool_options_for("pool_reset_full");
         o.pool_size = 1;
         o.max_overflow = 0;
         o.reset_on_return = pgcoro::reset_mode::full;
@@ -313,7 +259,7 @@ BOOST_AUTO_TEST_CASE(reset_mode_full_undoes_session_settings)
 BOOST_AUTO_TEST_CASE(stalled_ping_is_bounded_and_the_connection_replaced)
 {
     test::run([]() -> asio::awaitable<void> {
-        auto o = options_for("pool_stalled_ping");
+        auto o = test::pool_options_for("pool_stalled_ping");
         o.pool_size = 1;
         o.pre_ping_idle = 0ms; // ping every checkout
         o.ping_timeout = 300ms;
@@ -352,7 +298,7 @@ BOOST_AUTO_TEST_CASE(cancelled_acquire_does_not_cancel_its_connect)
 {
     test::run([]() -> asio::awaitable<void> {
         const std::string tag = "pool_cancel_connect";
-        pgcoro::pool pool(co_await asio::this_coro::executor, options_for(tag));
+        pgcoro::pool pool(co_await asio::this_coro::executor, test::pool_options_for(tag));
         auto ex = co_await asio::this_coro::executor;
         // Cancel the very first acquire almost at once: its connect is still in flight.
         asio::steady_timer timer(ex, 1ms);
@@ -381,7 +327,7 @@ BOOST_AUTO_TEST_CASE(server_outage_gives_bounded_errors_and_the_pool_recovers)
     }
     test::run([]() -> asio::awaitable<void> {
         const std::string tag = "pool_outage";
-        auto o = options_for(tag);
+        auto o = test::pool_options_for(tag);
         o.pool_size = 4;
         o.max_overflow = 2;
         o.pool_timeout = 1s;

@@ -1,7 +1,7 @@
 // The pool against the real server: reuse, limits, timeouts, reset on return, hooks,
 // recycling and close.
 
-#include "support.hpp"
+#include "pool_support.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -23,50 +23,9 @@ using pgcoro::client_errc;
 
 namespace {
 
-/// A conninfo whose connections are recognisable in pg_stat_activity.
-std::string tagged_dsn(const std::string& tag)
-{
-    std::string base = test::dsn();
-    if (base.find("://") != std::string::npos)
-        return base + (base.find('?') == std::string::npos ? "?" : "&") + "application_name=" + tag;
-    return base + " application_name=" + tag;
-}
-
-pgcoro::pool_options options_for(const std::string& tag)
-{
-    pgcoro::pool_options o;
-    o.conninfo = tagged_dsn(tag);
-    return o;
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
-{
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(asio::use_awaitable);
-}
-
-/// Server-side sessions with this application_name (counted from a separate connection).
-asio::awaitable<std::int64_t> server_sessions(const std::string& tag)
-{
-    auto observer = co_await test::connect();
-    std::int64_t n = co_await observer.scalar<std::int64_t>(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", tag);
-    co_return n;
-}
-
-/// Waits until the server reports `expected` sessions for `tag` (backends exit
-/// asynchronously after the client closes), up to 5 s.
-asio::awaitable<std::int64_t> settle_sessions(const std::string& tag, std::int64_t expected)
-{
-    std::int64_t n = -1;
-    for (int i = 0; i < 100; ++i) {
-        n = co_await server_sessions(tag);
-        if (n == expected)
-            break;
-        co_await sleep_for(50ms);
-    }
-    co_return n;
-}
+using test::server_sessions;
+using test::settle_sessions;
+using test::sleep_for;
 
 } // namespace
 
@@ -75,7 +34,7 @@ BOOST_AUTO_TEST_SUITE(pool_tests)
 BOOST_AUTO_TEST_CASE(acquire_returns_a_working_connection_and_reuses_it)
 {
     test::run([]() -> asio::awaitable<void> {
-        pgcoro::pool pool(co_await asio::this_coro::executor, options_for("pool_reuse"));
+        pgcoro::pool pool(co_await asio::this_coro::executor, test::pool_options_for("pool_reuse"));
         int first_pid = 0;
         {
             auto db = co_await pool.acquire();
@@ -142,7 +101,7 @@ BOOST_AUTO_TEST_CASE(exhausted_pool_times_out_with_a_descriptive_error_and_close
 {
     test::run([]() -> asio::awaitable<void> {
         const std::string tag = "pool_exhaust";
-        auto o = options_for(tag);
+        auto o = test::pool_options_for(tag);
         o.pool_size = 2;
         o.max_overflow = 1;
         o.pool_timeout = 400ms;
@@ -176,7 +135,7 @@ BOOST_AUTO_TEST_CASE(exhausted_pool_times_out_with_a_descriptive_error_and_close
 BOOST_AUTO_TEST_CASE(waiter_gets_the_connection_returned_by_another_coroutine)
 {
     test::run([]() -> asio::awaitable<void> {
-        auto o = options_for("pool_handoff");
+        auto o = test::pool_options_for("pool_handoff");
         o.pool_size = 1;
         o.max_overflow = 0;
         o.pool_timeout = 5s;
@@ -203,7 +162,7 @@ BOOST_AUTO_TEST_CASE(waiter_gets_the_connection_returned_by_another_coroutine)
 BOOST_AUTO_TEST_CASE(recycled_connection_is_replaced_at_checkout)
 {
     test::run([]() -> asio::awaitable<void> {
-        auto o = options_for("pool_recycle");
+        auto o = test::pool_options_for("pool_recycle");
         o.pool_recycle = 300ms;
         o.pool_recycle_jitter = 0;
         pgcoro::pool pool(co_await asio::this_coro::executor, o);
@@ -227,7 +186,7 @@ BOOST_AUTO_TEST_CASE(idle_timeout_closes_idle_connections_but_keeps_min_idle)
 {
     test::run([]() -> asio::awaitable<void> {
         const std::string tag = "pool_idle_timeout";
-        auto o = options_for(tag);
+        auto o = test::pool_options_for(tag);
         o.pool_size = 4;
         o.min_idle = 1;
         o.idle_timeout = 200ms;
@@ -252,7 +211,7 @@ BOOST_AUTO_TEST_CASE(min_idle_connections_are_opened_in_the_background)
 {
     test::run([]() -> asio::awaitable<void> {
         const std::string tag = "pool_min_idle";
-        auto o = options_for(tag);
+        auto o = test::pool_options_for(tag);
         o.min_idle = 2;
         pgcoro::pool pool(co_await asio::this_coro::executor, o);
         for (int i = 0; i < 200 && pool.stats().idle < 2; ++i)
@@ -273,7 +232,7 @@ BOOST_AUTO_TEST_CASE(min_idle_connections_are_opened_in_the_background)
 BOOST_AUTO_TEST_CASE(max_uses_retires_a_connection_after_that_many_checkouts)
 {
     test::run([]() -> asio::awaitable<void> {
-        auto o = options_for("pool_max_uses");
+        auto o = test::pool_options_for("pool_max_uses");
         o.max_uses = 3;
         pgcoro::pool pool(co_await asio::this_coro::executor, o);
         std::vector<int> pids;
@@ -292,7 +251,7 @@ BOOST_AUTO_TEST_CASE(hooks_run_per_connection_per_checkout_and_per_checkin)
 {
     test::run([]() -> asio::awaitable<void> {
         int connects = 0, checkouts = 0, checkins = 0;
-        auto o = options_for("pool_hooks");
+        auto o = test::pool_options_for("pool_hooks");
         o.hooks.on_connect = [&](pgcoro::connection& c) -> asio::awaitable<void> {
             ++connects;
             co_await c.execute_script("SET search_path TO pg_catalog, public");
@@ -325,7 +284,7 @@ BOOST_AUTO_TEST_CASE(hooks_run_per_connection_per_checkout_and_per_checkin)
 BOOST_AUTO_TEST_CASE(failing_checkout_hook_fails_the_acquire_and_discards_the_connection)
 {
     test::run([]() -> asio::awaitable<void> {
-        auto o = options_for("pool_hook_fails");
+        auto o = test::pool_options_for("pool_hook_fails");
         bool fail = true;
         o.hooks.on_checkout = [&](pgcoro::connection& c) -> asio::awaitable<void> {
             if (fail)
@@ -350,7 +309,7 @@ BOOST_AUTO_TEST_CASE(failing_checkout_hook_fails_the_acquire_and_discards_the_co
 BOOST_AUTO_TEST_CASE(expire_replaces_idle_connections_lazily)
 {
     test::run([]() -> asio::awaitable<void> {
-        pgcoro::pool pool(co_await asio::this_coro::executor, options_for("pool_expire"));
+        pgcoro::pool pool(co_await asio::this_coro::executor, test::pool_options_for("pool_expire"));
         int pid = 0;
         {
             auto db = co_await pool.acquire();
@@ -368,7 +327,7 @@ BOOST_AUTO_TEST_CASE(close_waits_for_leases_then_refuses_acquires)
 {
     test::run([]() -> asio::awaitable<void> {
         const std::string tag = "pool_close";
-        pgcoro::pool pool(co_await asio::this_coro::executor, options_for(tag));
+        pgcoro::pool pool(co_await asio::this_coro::executor, test::pool_options_for(tag));
         auto ex = co_await asio::this_coro::executor;
         auto idle = co_await pool.acquire();
         auto busy = co_await pool.acquire();
@@ -396,7 +355,7 @@ BOOST_AUTO_TEST_CASE(close_gives_up_waiting_after_its_timeout)
 {
     test::run([]() -> asio::awaitable<void> {
         const std::string tag = "pool_close_timeout";
-        pgcoro::pool pool(co_await asio::this_coro::executor, options_for(tag));
+        pgcoro::pool pool(co_await asio::this_coro::executor, test::pool_options_for(tag));
         auto held = co_await pool.acquire();
         auto start = std::chrono::steady_clock::now();
         co_await pool.close(200ms);
@@ -413,7 +372,7 @@ BOOST_AUTO_TEST_CASE(lease_outlives_its_pool_object)
     test::run([]() -> asio::awaitable<void> {
         const std::string tag = "pool_outlived";
         std::optional<pgcoro::pool> pool;
-        pool.emplace(co_await asio::this_coro::executor, options_for(tag));
+        pool.emplace(co_await asio::this_coro::executor, test::pool_options_for(tag));
         auto held = co_await pool->acquire();
         pool.reset();
         BOOST_TEST(co_await held->scalar<std::int32_t>("SELECT 6") == 6);
