@@ -17,6 +17,8 @@
 // process) per query over the measured part only; vcsw is voluntary context switches per
 // query. (bench/run pins the client and the server backend; see there.)
 
+#include "bench_support.hpp"
+
 #include <pgcoro/pgcoro.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -28,13 +30,8 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <sched.h>
-#include <sys/resource.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -44,7 +41,6 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,16 +49,13 @@ namespace asio = boost::asio;
 
 namespace {
 
+using namespace bench;
+
 constexpr std::string_view point_select_sql = "SELECT abalance FROM pgbench_accounts WHERE aid=$1";
 constexpr const char* libpq_statement_name = "point_select";
 constexpr unsigned int4_oid = 23; // pg_type.dat; aid is int4, so the parameter is too
 
 using steady = std::chrono::steady_clock;
-
-[[noreturn]] void fail(const std::string& message)
-{
-    throw std::runtime_error(message);
-}
 
 // ---- options ----------------------------------------------------------------------------
 
@@ -72,7 +65,7 @@ struct options {
     long queries = 0;
     double warmup_seconds = 1; // not counted, unless warmup_queries > 0
     long warmup_queries = 0;
-    std::string conninfo;
+    std::string conninfo = conninfo_from_environment();
     std::uint64_t seed = 0x5eed'0f'a1d5ULL;
     std::int32_t accounts = 1'000'000; // pgbench scale 10
     std::vector<std::string> exec;     // --exec PROGRAM ARGS...
@@ -88,20 +81,9 @@ void usage()
                  "conninfo defaults to $PGCORO_TEST_DSN.\n";
 }
 
-template <class T> T parse_number(std::string_view flag, std::string_view text)
-{
-    T value{};
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size())
-        fail("invalid value for " + std::string(flag) + ": '" + std::string(text) + "'");
-    return value;
-}
-
 options parse_options(int argc, char** argv)
 {
     options o;
-    if (const char* dsn = std::getenv("PGCORO_TEST_DSN"))
-        o.conninfo = dsn;
     for (int i = 1; i < argc; ++i) {
         std::string_view flag = argv[i];
         if (flag == "--exec") {
@@ -114,9 +96,7 @@ options parse_options(int argc, char** argv)
             usage();
             std::exit(0);
         }
-        if (i + 1 >= argc)
-            fail("missing value for " + std::string(flag));
-        std::string_view value = argv[++i];
+        std::string_view value = option_value(argc, argv, i);
         if (flag == "--driver")
             o.driver = value;
         else if (flag == "--seconds")
@@ -151,28 +131,6 @@ options parse_options(int argc, char** argv)
 
 // ---- the work shared by every driver -------------------------------------------------------
 
-/// xorshift64* (Vigna): a few instructions per aid, so the generator costs the same
-/// negligible amount in every loop; the same seed gives every driver the same aids.
-class aid_sequence {
-public:
-    aid_sequence(std::uint64_t seed, std::int32_t accounts)
-        : state_(seed ? seed : 1), accounts_(static_cast<std::uint64_t>(accounts))
-    {}
-    std::int32_t next() noexcept
-    {
-        state_ ^= state_ >> 12;
-        state_ ^= state_ << 25;
-        state_ ^= state_ >> 27;
-        std::uint64_t r = state_ * 0x2545F4914F6CDD1DULL;
-        // Multiply-shift maps the top 32 bits onto 1..accounts without a division.
-        return static_cast<std::int32_t>(1 + (((r >> 32) * accounts_) >> 32));
-    }
-
-private:
-    std::uint64_t state_;
-    std::uint64_t accounts_;
-};
-
 /// When a phase (warm-up or measurement) ends: after a number of queries, or at a deadline.
 /// The clock is read only every 64 queries, the same way in every driver, so its cost is
 /// identical and negligible (~20 ns per 64 queries).
@@ -195,44 +153,6 @@ private:
     long queries_;
     steady::time_point deadline_;
 };
-
-struct snapshot {
-    steady::time_point wall;
-    rusage usage{};
-    static snapshot take()
-    {
-        snapshot s;
-        getrusage(RUSAGE_SELF, &s.usage); // every thread of the client, library helpers included
-        s.wall = steady::now();
-        return s;
-    }
-};
-
-double seconds_of(const timeval& tv)
-{
-    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
-}
-
-struct measurement {
-    long queries = 0;
-    double wall_seconds = 0;
-    double user_seconds = 0;
-    double sys_seconds = 0;
-    long voluntary_switches = 0;
-    long involuntary_switches = 0;
-};
-
-measurement difference(const snapshot& begin, const snapshot& end, long queries)
-{
-    measurement m;
-    m.queries = queries;
-    m.wall_seconds = std::chrono::duration<double>(end.wall - begin.wall).count();
-    m.user_seconds = seconds_of(end.usage.ru_utime) - seconds_of(begin.usage.ru_utime);
-    m.sys_seconds = seconds_of(end.usage.ru_stime) - seconds_of(begin.usage.ru_stime);
-    m.voluntary_switches = end.usage.ru_nvcsw - begin.usage.ru_nvcsw;
-    m.involuntary_switches = end.usage.ru_nivcsw - begin.usage.ru_nivcsw;
-    return m;
-}
 
 std::string cpu_list_of(const cpu_set_t& set)
 {
@@ -383,7 +303,7 @@ run_info run_libpq(const options& o)
             sum += aid + balance;
         }
 
-    snapshot begin = snapshot::take();
+    snapshot begin = snapshot::take(0);
     phase measured(o.seconds, o.queries);
     long n = 0;
     do {
@@ -392,9 +312,9 @@ run_info run_libpq(const options& o)
         sum += aid + balance;
         ++n;
     } while (!measured.done(n));
-    snapshot end = snapshot::take();
+    snapshot end = snapshot::take(n);
 
-    info.m = difference(begin, end, n);
+    info.m = difference(begin, end);
     info.backend_cpus = backend_cpus(info.backend_pid);
     info.checksum = sum;
     return info;
@@ -422,7 +342,7 @@ asio::awaitable<void> pgcoro_loop(const options& o, run_info& info)
             sum += aid + balance;
         }
 
-    snapshot begin = snapshot::take();
+    snapshot begin = snapshot::take(0);
     phase measured(o.seconds, o.queries);
     long n = 0;
     do {
@@ -431,9 +351,9 @@ asio::awaitable<void> pgcoro_loop(const options& o, run_info& info)
         sum += aid + balance;
         ++n;
     } while (!measured.done(n));
-    snapshot end = snapshot::take();
+    snapshot end = snapshot::take(n);
 
-    info.m = difference(begin, end, n);
+    info.m = difference(begin, end);
     info.backend_cpus = backend_cpus(info.backend_pid);
     info.checksum = sum;
 }
@@ -453,85 +373,23 @@ run_info run_pgcoro(const options& o)
 
 // ---- another client as a child process (pgbench) ---------------------------------------------
 
-/// The number after `label` in `text`, if present.
-std::optional<double> number_after(std::string_view text, std::string_view label)
-{
-    std::size_t at = text.find(label);
-    if (at == std::string_view::npos)
-        return std::nullopt;
-    const char* start = text.data() + at + label.size();
-    char* end = nullptr;
-    double value = std::strtod(start, &end);
-    if (end == start)
-        return std::nullopt;
-    return value;
-}
-
-/// Runs the program with its stdout captured; its CPU time comes from wait4's rusage (the
-/// child's whole life, connection set-up included: a few ms, < 0.1% of a 5 s run).
+/// Runs the program with its stdout captured and reads pgbench's figures from it; its CPU
+/// time comes from wait4's rusage (the child's whole life, connection set-up included: a few
+/// ms, < 0.1% of a 5 s run).
 int run_exec(const options& o)
 {
-    int pipe_fds[2];
-    if (pipe(pipe_fds) != 0)
-        fail(std::string("pipe: ") + std::strerror(errno));
-    std::vector<char*> argv;
-    for (const std::string& arg : o.exec)
-        argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-
-    pid_t pid = fork();
-    if (pid < 0)
-        fail(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        dup2(pipe_fds[1], STDOUT_FILENO);
-        close(pipe_fds[0]);
-        close(pipe_fds[1]);
-        execvp(argv[0], argv.data());
-        std::fprintf(stderr, "point_select: cannot run %s: %s\n", argv[0], std::strerror(errno));
-        _exit(127);
-    }
-    close(pipe_fds[1]);
-    std::string output;
-    char buffer[4096];
-    for (;;) {
-        ssize_t got = read(pipe_fds[0], buffer, sizeof buffer);
-        if (got > 0)
-            output.append(buffer, static_cast<std::size_t>(got));
-        else if (got == 0 || errno != EINTR)
-            break;
-    }
-    close(pipe_fds[0]);
-    int status = 0;
-    rusage usage{};
-    while (wait4(pid, &status, 0, &usage) < 0)
-        if (errno != EINTR)
-            fail(std::string("wait4: ") + std::strerror(errno));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::cerr << output;
-        fail(o.exec[0] + " failed (status " + std::to_string(status) + ")");
-    }
-
-    // pgbench: "number of transactions actually processed: N" and
-    // "tps = X (without initial connection time)"; one query per transaction with -S.
-    auto processed = number_after(output, "number of transactions actually processed: ");
-    auto tps = number_after(output, "tps = ");
-    if (!processed || !tps || *tps <= 0) {
-        std::cerr << output;
-        fail("could not find the transaction count and tps in the output of " + o.exec[0]);
-    }
-    if (auto failed = number_after(output, "number of failed transactions: "); failed && *failed > 0) {
-        std::cerr << output;
-        fail(o.exec[0] + " reported failed transactions");
-    }
+    const child_output child = run_child(o.exec, "point_select");
+    // One query per transaction with -S.
+    const pgbench_figures pgbench = pgbench_figures_of(child.output, o.exec[0]);
 
     std::string name = o.exec[0].substr(o.exec[0].find_last_of('/') + 1);
     run_info info;
-    info.m.queries = static_cast<long>(*processed);
-    info.m.wall_seconds = *processed / *tps; // pgbench's own measured interval
-    info.m.user_seconds = seconds_of(usage.ru_utime);
-    info.m.sys_seconds = seconds_of(usage.ru_stime);
-    info.m.voluntary_switches = usage.ru_nvcsw;
-    info.m.involuntary_switches = usage.ru_nivcsw;
+    info.m.queries = static_cast<long>(pgbench.processed);
+    info.m.wall_seconds = pgbench.processed / pgbench.tps; // pgbench's own measured interval
+    info.m.user_seconds = seconds_of(child.usage.ru_utime);
+    info.m.sys_seconds = seconds_of(child.usage.ru_stime);
+    info.m.voluntary_switches = child.usage.ru_nvcsw;
+    info.m.involuntary_switches = child.usage.ru_nivcsw;
     print_result(name, info);
     return 0;
 }

@@ -42,6 +42,8 @@
 //
 // conninfo defaults to $PGCORO_TEST_DSN.
 
+#include "bench_support.hpp"
+
 #include <pgcoro/pgcoro.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -52,28 +54,19 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <malloc.h>
-#include <sys/resource.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
-#include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -83,21 +76,18 @@ namespace asio = boost::asio;
 
 namespace {
 
+using namespace bench;
+
 constexpr std::string_view point_select_sql = "SELECT abalance FROM pgbench_accounts WHERE aid=$1";
 
 using steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-[[noreturn]] void fail(const std::string& message)
-{
-    throw std::runtime_error(message);
-}
-
 // ---- options ----------------------------------------------------------------------------
 
 struct options {
     std::string mode; // load | pgbench | overhead | memory
-    std::string conninfo;
+    std::string conninfo = conninfo_from_environment();
     std::size_t threads = 1;
     std::size_t clients = 8;
     double seconds = 5;
@@ -126,29 +116,16 @@ void usage()
                  "conninfo defaults to $PGCORO_TEST_DSN.\n";
 }
 
-template <class T> T parse_number(std::string_view flag, std::string_view text)
-{
-    T value{};
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size())
-        fail("invalid value for " + std::string(flag) + ": '" + std::string(text) + "'");
-    return value;
-}
-
 options parse_options(int argc, char** argv)
 {
     options o;
-    if (const char* dsn = std::getenv("PGCORO_TEST_DSN"))
-        o.conninfo = dsn;
     for (int i = 1; i < argc; ++i) {
         std::string_view flag = argv[i];
         if (flag == "--help" || flag == "-h") {
             usage();
             std::exit(0);
         }
-        if (i + 1 >= argc)
-            fail("missing value for " + std::string(flag));
-        std::string_view value = argv[++i];
+        std::string_view value = option_value(argc, argv, i);
         if (flag == "--mode")
             o.mode = value;
         else if (flag == "--conninfo")
@@ -222,67 +199,6 @@ pgcoro::pool_options pool_options_for(const options& o, std::size_t connections)
 }
 
 // ---- shared pieces ----------------------------------------------------------------------------
-
-/// xorshift64* (Vigna), as in point_select.cpp: the same aids for the same seed.
-class aid_sequence {
-public:
-    aid_sequence(std::uint64_t seed, std::int32_t accounts)
-        : state_(seed ? seed : 1), accounts_(static_cast<std::uint64_t>(accounts))
-    {}
-    std::int32_t next() noexcept
-    {
-        state_ ^= state_ >> 12;
-        state_ ^= state_ << 25;
-        state_ ^= state_ >> 27;
-        std::uint64_t r = state_ * 0x2545F4914F6CDD1DULL;
-        return static_cast<std::int32_t>(1 + (((r >> 32) * accounts_) >> 32));
-    }
-
-private:
-    std::uint64_t state_;
-    std::uint64_t accounts_;
-};
-
-double seconds_of(const timeval& tv)
-{
-    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
-}
-
-/// CPU and wall time of the whole process at one instant.
-struct snapshot {
-    steady::time_point wall;
-    rusage usage{};
-    long queries = 0;
-    static snapshot take(long queries)
-    {
-        snapshot s;
-        getrusage(RUSAGE_SELF, &s.usage); // every thread of the client
-        s.wall = steady::now();
-        s.queries = queries;
-        return s;
-    }
-};
-
-struct measurement {
-    long queries = 0;
-    double wall_seconds = 0;
-    double user_seconds = 0;
-    double sys_seconds = 0;
-    long voluntary_switches = 0;
-    long involuntary_switches = 0;
-};
-
-measurement difference(const snapshot& begin, const snapshot& end)
-{
-    measurement m;
-    m.queries = end.queries - begin.queries;
-    m.wall_seconds = std::chrono::duration<double>(end.wall - begin.wall).count();
-    m.user_seconds = seconds_of(end.usage.ru_utime) - seconds_of(begin.usage.ru_utime);
-    m.sys_seconds = seconds_of(end.usage.ru_stime) - seconds_of(begin.usage.ru_stime);
-    m.voluntary_switches = end.usage.ru_nvcsw - begin.usage.ru_nvcsw;
-    m.involuntary_switches = end.usage.ru_nivcsw - begin.usage.ru_nivcsw;
-    return m;
-}
 
 asio::awaitable<void> pause(asio::steady_timer& timer, steady::duration d)
 {
@@ -491,79 +407,17 @@ struct child_run {
     double sys_seconds = 0;
 };
 
-/// The number after `label` in `text`, if present.
-std::optional<double> number_after(std::string_view text, std::string_view label)
-{
-    std::size_t at = text.find(label);
-    if (at == std::string_view::npos)
-        return std::nullopt;
-    const char* start = text.data() + at + label.size();
-    char* end = nullptr;
-    double value = std::strtod(start, &end);
-    if (end == start)
-        return std::nullopt;
-    return value;
-}
-
 /// Runs pgbench with its stdout captured; its CPU time comes from wait4's rusage.
 child_run run_pgbench_once(const std::vector<std::string>& args)
 {
-    int pipe_fds[2];
-    if (pipe(pipe_fds) != 0)
-        fail(std::string("pipe: ") + std::strerror(errno));
-    std::vector<char*> argv;
-    for (const std::string& arg : args)
-        argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-
-    pid_t pid = fork();
-    if (pid < 0)
-        fail(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        dup2(pipe_fds[1], STDOUT_FILENO);
-        close(pipe_fds[0]);
-        close(pipe_fds[1]);
-        execvp(argv[0], argv.data());
-        std::fprintf(stderr, "pool_bench: cannot run %s: %s\n", argv[0], std::strerror(errno));
-        _exit(127);
-    }
-    close(pipe_fds[1]);
-    std::string output;
-    char buffer[4096];
-    for (;;) {
-        ssize_t got = read(pipe_fds[0], buffer, sizeof buffer);
-        if (got > 0)
-            output.append(buffer, static_cast<std::size_t>(got));
-        else if (got == 0 || errno != EINTR)
-            break;
-    }
-    close(pipe_fds[0]);
-    int status = 0;
-    rusage usage{};
-    while (wait4(pid, &status, 0, &usage) < 0)
-        if (errno != EINTR)
-            fail(std::string("wait4: ") + std::strerror(errno));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::cerr << output;
-        fail(args[0] + " failed (status " + std::to_string(status) + ")");
-    }
-    // "number of transactions actually processed: N", "tps = X (without initial connection
-    // time)"; one query per transaction with -S.
-    auto processed = number_after(output, "number of transactions actually processed: ");
-    auto tps = number_after(output, "tps = ");
-    if (!processed || !tps || *tps <= 0) {
-        std::cerr << output;
-        fail("could not find the transaction count and tps in the output of " + args[0]);
-    }
-    if (auto failed = number_after(output, "number of failed transactions: "); failed && *failed > 0) {
-        std::cerr << output;
-        fail(args[0] + " reported failed transactions");
-    }
+    const child_output child = run_child(args, "pool_bench");
+    // One query per transaction with -S.
+    const pgbench_figures pgbench = pgbench_figures_of(child.output, args[0]);
     child_run r;
-    r.processed = *processed;
-    r.tps = *tps;
-    r.user_seconds = seconds_of(usage.ru_utime);
-    r.sys_seconds = seconds_of(usage.ru_stime);
+    r.processed = pgbench.processed;
+    r.tps = pgbench.tps;
+    r.user_seconds = seconds_of(child.usage.ru_utime);
+    r.sys_seconds = seconds_of(child.usage.ru_stime);
     r.cpu_seconds = r.user_seconds + r.sys_seconds;
     return r;
 }
