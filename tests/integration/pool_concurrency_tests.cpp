@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
@@ -28,6 +30,13 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 using test::tagged_dsn;
+
+/// The table the workers write to, per process: several test binaries may share a server.
+const std::string& stress_table()
+{
+    static const std::string name = "pool_stress_rows_" + std::to_string(::getpid());
+    return name;
+}
 
 /// Seconds of hammering (PGCORO_STRESS_SECONDS overrides the default 10).
 std::chrono::seconds stress_duration()
@@ -53,7 +62,8 @@ asio::awaitable<void> handle(pgcoro::pool& pool, int kind, int value, outcome& o
     switch (kind) {
     case 0: // return inside an open transaction
         co_await db->execute_script("BEGIN");
-        co_await db->execute("INSERT INTO pool_stress_rows VALUES ($1)", value);
+        static const std::string insert = "INSERT INTO " + stress_table() + " VALUES ($1)";
+        co_await db->execute(insert, value);
         ++out.dirty_returns;
         break;
     case 1: // return inside a failed transaction
@@ -123,8 +133,9 @@ BOOST_AUTO_TEST_CASE(sixty_four_coroutines_on_four_threads_with_random_cancellat
     const std::string tag = "pool_stress";
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await test::connect();
-        co_await db.execute_script(
-            "DROP TABLE IF EXISTS pool_stress_rows; CREATE TABLE pool_stress_rows (v int)");
+        std::string create =
+            "DROP TABLE IF EXISTS " + stress_table() + "; CREATE TABLE " + stress_table() + " (v int)";
+        co_await db.execute_script(create);
     });
 
     asio::io_context io(4);
@@ -189,10 +200,13 @@ BOOST_AUTO_TEST_CASE(sixty_four_coroutines_on_four_threads_with_random_cancellat
             held.push_back(co_await pool->acquire());
         for (auto& l : held)
             BOOST_TEST((l->transaction() == pgcoro::transaction_status::idle));
-        BOOST_TEST(co_await held.front()->scalar<std::int64_t>("SELECT count(*) FROM pool_stress_rows") == 0);
+        std::string count = "SELECT count(*) FROM " + stress_table();
+        BOOST_TEST(co_await held.front()->scalar<std::int64_t>(count) == 0);
         auto observer = co_await test::connect();
+        std::string session_name = test::session_tag(tag);
         auto idle_in_tx = co_await observer.scalar<std::int64_t>(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'", tag);
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'",
+            session_name);
         BOOST_TEST(idle_in_tx == 0);
         held.clear();
         co_await pool->close(5s);
@@ -209,7 +223,8 @@ BOOST_AUTO_TEST_CASE(sixty_four_coroutines_on_four_threads_with_random_cancellat
     pool.reset();
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await test::connect();
-        co_await db.execute_script("DROP TABLE pool_stress_rows");
+        std::string drop = "DROP TABLE " + stress_table();
+        co_await db.execute_script(drop);
     });
 }
 
@@ -220,8 +235,9 @@ BOOST_AUTO_TEST_CASE(soak_with_connection_churn_has_no_errors)
     const std::string tag = "pool_churn";
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await test::connect();
-        co_await db.execute_script(
-            "DROP TABLE IF EXISTS pool_stress_rows; CREATE TABLE pool_stress_rows (v int)");
+        std::string create =
+            "DROP TABLE IF EXISTS " + stress_table() + "; CREATE TABLE " + stress_table() + " (v int)";
+        co_await db.execute_script(create);
     });
     asio::io_context io(2);
     pgcoro::pool_options o;
@@ -276,7 +292,8 @@ BOOST_AUTO_TEST_CASE(soak_with_connection_churn_has_no_errors)
     pool.reset();
     test::run([]() -> asio::awaitable<void> {
         auto db = co_await test::connect();
-        co_await db.execute_script("DROP TABLE pool_stress_rows");
+        std::string drop = "DROP TABLE " + stress_table();
+        co_await db.execute_script(drop);
     });
 }
 

@@ -128,8 +128,7 @@ BOOST_AUTO_TEST_CASE(lease_returned_in_transaction_is_rolled_back_before_reuse)
         pgcoro::pool pool(co_await asio::this_coro::executor, o);
         {
             auto setup = co_await pool.acquire();
-            co_await setup->execute_script(
-                "DROP TABLE IF EXISTS pool_reset_rows; CREATE TABLE pool_reset_rows (id int)");
+            co_await setup->execute_script("CREATE TEMP TABLE pool_reset_rows (id int)");
         }
         int pid = 0;
         {
@@ -144,7 +143,6 @@ BOOST_AUTO_TEST_CASE(lease_returned_in_transaction_is_rolled_back_before_reuse)
         BOOST_TEST((next->transaction() == pgcoro::transaction_status::idle));
         BOOST_TEST(co_await next->scalar<std::int64_t>("SELECT count(*) FROM pool_reset_rows") == 0);
         BOOST_TEST(pool.stats().resets == 1u);
-        co_await next->execute_script("DROP TABLE pool_reset_rows");
     });
 }
 
@@ -184,8 +182,7 @@ BOOST_AUTO_TEST_CASE(lease_returned_during_a_running_query_is_cancelled_drained_
         auto ex = co_await asio::this_coro::executor;
         {
             auto setup = co_await pool.acquire();
-            co_await setup->execute_script(
-                "DROP TABLE IF EXISTS pool_running_rows; CREATE TABLE pool_running_rows (id int)");
+            co_await setup->execute_script("CREATE TEMP TABLE pool_running_rows (id int)");
         }
         int pid = 0;
         auto busy = [&pool, &pid]() -> asio::awaitable<void> {
@@ -211,7 +208,6 @@ BOOST_AUTO_TEST_CASE(lease_returned_during_a_running_query_is_cancelled_drained_
         std::string state =
             co_await observer.scalar<std::string>("SELECT state FROM pg_stat_activity WHERE pid = $1", pid);
         BOOST_TEST(state == "idle"); // not "idle in transaction", not still sleeping
-        co_await next->execute_script("DROP TABLE pool_running_rows");
     });
 }
 

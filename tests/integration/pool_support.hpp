@@ -12,16 +12,26 @@
 #include <cstdlib>
 #include <string>
 
+#include <unistd.h>
+
 namespace test {
 
-/// The test DSN with application_name=tag, so the pool's sessions can be counted in
-/// pg_stat_activity.
+/// The application_name a test's pool uses: the tag plus this process's id, so test
+/// binaries sharing a server never count each other's sessions.
+inline std::string session_tag(const std::string& tag)
+{
+    return tag + "_" + std::to_string(::getpid());
+}
+
+/// The test DSN with application_name=session_tag(tag), so the pool's sessions can be
+/// counted in pg_stat_activity.
 inline std::string tagged_dsn(const std::string& tag)
 {
     std::string base = dsn();
+    std::string name = session_tag(tag);
     if (base.find("://") != std::string::npos)
-        return base + (base.find('?') == std::string::npos ? "?" : "&") + "application_name=" + tag;
-    return base + " application_name=" + tag;
+        return base + (base.find('?') == std::string::npos ? "?" : "&") + "application_name=" + name;
+    return base + " application_name=" + name;
 }
 
 /// Default pool options on the tagged DSN.
@@ -54,12 +64,13 @@ inline asio::awaitable<pgcoro::connection> admin()
     co_return db;
 }
 
-/// Server-side sessions whose application_name is `tag`.
+/// Server-side sessions of the pool tagged `tag` (see tagged_dsn).
 inline asio::awaitable<std::int64_t> server_sessions(const std::string& tag)
 {
     auto observer = co_await connect();
+    std::string name = session_tag(tag);
     std::int64_t n = co_await observer.scalar<std::int64_t>(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", tag);
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name);
     co_return n;
 }
 
