@@ -601,15 +601,7 @@ void pool_impl::release(pool_entry* entry) noexcept
     const bool broken = c.is_broken();
     if (c.is_idle() && !options_.hooks.on_checkin && options_.reset_on_return != reset_mode::full) {
         // The common case: nothing to reset, no I/O. Back in the pool synchronously.
-        pending work;
-        {
-            std::lock_guard guard(mutex_);
-            core_.checkin(std::move(record), clock::now(), work.fx);
-            if (!work.fx.empty())
-                settle_locked(work);
-        }
-        apply(work);
-        return;
+        return finish_return(std::move(record), true, close_reason::reset_failed, false);
     }
     if (open) {
         // The return cannot be cancelled: detached, with no cancellation slot, on the
@@ -699,7 +691,10 @@ void pool_impl::finish_return(record_ptr record, bool healthy, close_reason why,
             core_.checkin(std::move(record), now, work.fx);
         else
             core_.discard(std::move(record), why, disconnect, now, work.fx);
-        settle_locked(work);
+        // Neither call queues a waiter or moves a deadline: with no effects there is
+        // nothing to hand over and no timer to re-arm (the hot path of every release).
+        if (!work.fx.empty())
+            settle_locked(work);
     }
     apply(work);
 }

@@ -38,6 +38,25 @@ const std::string& stress_table()
     return name;
 }
 
+void create_stress_table()
+{
+    test::run([]() -> asio::awaitable<void> {
+        auto db = co_await test::connect();
+        std::string create =
+            "DROP TABLE IF EXISTS " + stress_table() + "; CREATE TABLE " + stress_table() + " (v int)";
+        co_await db.execute_script(create);
+    });
+}
+
+void drop_stress_table()
+{
+    test::run([]() -> asio::awaitable<void> {
+        auto db = co_await test::connect();
+        std::string drop = "DROP TABLE " + stress_table();
+        co_await db.execute_script(drop);
+    });
+}
+
 /// Seconds of hammering (PGCORO_STRESS_SECONDS overrides the default 10).
 std::chrono::seconds stress_duration()
 {
@@ -131,12 +150,7 @@ BOOST_AUTO_TEST_SUITE(pool_concurrency_tests)
 BOOST_AUTO_TEST_CASE(sixty_four_coroutines_on_four_threads_with_random_cancellation)
 {
     const std::string tag = "pool_stress";
-    test::run([]() -> asio::awaitable<void> {
-        auto db = co_await test::connect();
-        std::string create =
-            "DROP TABLE IF EXISTS " + stress_table() + "; CREATE TABLE " + stress_table() + " (v int)";
-        co_await db.execute_script(create);
-    });
+    create_stress_table();
 
     asio::io_context io(4);
     pgcoro::pool_options o;
@@ -221,11 +235,7 @@ BOOST_AUTO_TEST_CASE(sixty_four_coroutines_on_four_threads_with_random_cancellat
         std::rethrow_exception(check_failure);
     BOOST_TEST(pool->stats().size == 0u);
     pool.reset();
-    test::run([]() -> asio::awaitable<void> {
-        auto db = co_await test::connect();
-        std::string drop = "DROP TABLE " + stress_table();
-        co_await db.execute_script(drop);
-    });
+    drop_stress_table();
 }
 
 BOOST_AUTO_TEST_CASE(soak_with_connection_churn_has_no_errors)
@@ -233,12 +243,7 @@ BOOST_AUTO_TEST_CASE(soak_with_connection_churn_has_no_errors)
     // HikariCP's soak shape: lifetimes, idle timeouts and use limits so short that
     // connections are retired and replaced all the time while workers hammer the pool.
     const std::string tag = "pool_churn";
-    test::run([]() -> asio::awaitable<void> {
-        auto db = co_await test::connect();
-        std::string create =
-            "DROP TABLE IF EXISTS " + stress_table() + "; CREATE TABLE " + stress_table() + " (v int)";
-        co_await db.execute_script(create);
-    });
+    create_stress_table();
     asio::io_context io(2);
     pgcoro::pool_options o;
     o.conninfo = tagged_dsn(tag);
@@ -261,10 +266,7 @@ BOOST_AUTO_TEST_CASE(soak_with_connection_churn_has_no_errors)
                 // The sweep timer (min_idle, recycle) keeps the io_context busy until the
                 // pool is closed; wait for the background resets first.
                 auto finish = [&]() -> asio::awaitable<void> {
-                    for (int i = 0; i < 500 && pool->stats().checked_out != 0; ++i) {
-                        asio::steady_timer t(co_await asio::this_coro::executor, 10ms);
-                        co_await t.async_wait(asio::use_awaitable);
-                    }
+                    co_await test::wait_returned(*pool);
                     stats = pool->stats();
                     co_await pool->close(5s);
                 };
@@ -290,11 +292,7 @@ BOOST_AUTO_TEST_CASE(soak_with_connection_churn_has_no_errors)
                                  << stats.closed_idle_timeout << " idle-timed-out, " << stats.closed_max_uses
                                  << " used up");
     pool.reset();
-    test::run([]() -> asio::awaitable<void> {
-        auto db = co_await test::connect();
-        std::string drop = "DROP TABLE " + stress_table();
-        co_await db.execute_script(drop);
-    });
+    drop_stress_table();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
