@@ -182,6 +182,8 @@ public:
         return is_open() && !busy_ && !dirty_ && PQtransactionStatus(conn_) == PQTRANS_IDLE;
     }
     bool is_broken() const noexcept { return conn_ && !is_open(); }
+    bool is_interrupted() const noexcept { return conn_ && dirty_ && !busy_; }
+    const std::string& last_error() const noexcept { return last_error_; }
     bool has_unread_input() const noexcept
     {
         if (!conn_)
@@ -307,7 +309,8 @@ private:
     bool dirty_ = false;  // something was sent whose results were not read to the end
     bool broken_ = false; // the connection is lost; only close() remains
     bool uses_ssl_ = false;
-    std::string password_; // scrubbed from every connect error message
+    std::string password_;   // scrubbed from every connect error message
+    std::string last_error_; // "SQLSTATE: message" of the last server error
 
     // Scratch space reused by every statement (one operation at a time).
     std::string key_;
@@ -739,6 +742,7 @@ void connection_impl::throw_server_error(const PGresult* res, std::string_view s
 {
     diagnostics diag = diagnostics_from(res, conn_);
     diag.statement = excerpt(sql);
+    last_error_ = diag.sqlstate + ": " + diag.message;
     int code = sqlstate_to_int(diag.sqlstate);
     if (code == 0)
         throw error(make_error_code(client_errc::protocol_violation), std::move(diag));
@@ -1269,6 +1273,17 @@ bool connection::is_broken() const noexcept
 bool connection::has_unread_input() const noexcept
 {
     return impl_ && impl_->has_unread_input();
+}
+
+bool connection::is_interrupted() const noexcept
+{
+    return impl_ && impl_->is_interrupted();
+}
+
+const std::string& connection::last_error() const noexcept
+{
+    static const std::string none;
+    return impl_ ? impl_->last_error() : none;
 }
 
 void connection::close() noexcept

@@ -56,6 +56,16 @@ public:
             return "timed out waiting for a pooled connection";
         case client_errc::pool_closed:
             return "the pool is closed";
+        case client_errc::transaction_aborted:
+            return "the transaction is aborted; roll back first";
+        case client_errc::transaction_in_progress:
+            return "a transaction is already begun on this session";
+        case client_errc::transaction_closed:
+            return "the transaction is already committed or rolled back";
+        case client_errc::scope_not_innermost:
+            return "a nested transaction scope is open; run statements through it";
+        case client_errc::commit_outcome_unknown:
+            return "COMMIT was sent but its outcome is unknown";
         }
         return "unknown pgcoro client error";
     }
@@ -111,6 +121,8 @@ std::optional<condition> condition_for_sqlstate(int value) noexcept
         return condition::undefined_table;
     case sqlstate_to_int("25P02"):
         return condition::in_failed_transaction;
+    case sqlstate_to_int("55P03"):
+        return condition::lock_not_available;
     case sqlstate_to_int("57P01"):
     case sqlstate_to_int("57P02"):
     case sqlstate_to_int("57P03"):
@@ -163,6 +175,8 @@ public:
             return "data exception";
         case condition::integrity_violation:
             return "integrity constraint violation";
+        case condition::lock_not_available:
+            return "lock not available";
         }
         return "unknown condition";
     }
@@ -185,6 +199,8 @@ public:
         }
         if (code.category() == client_category_instance) {
             auto e = static_cast<client_errc>(code.value());
+            if (wanted == condition::in_failed_transaction)
+                return e == client_errc::transaction_aborted;
             return wanted == condition::connection_error &&
                    (e == client_errc::connection_lost || e == client_errc::connect_failed ||
                     e == client_errc::connect_timeout || e == client_errc::connection_closed);

@@ -147,6 +147,13 @@ public:
     /// Runs an already-encoded statement (the non-template core of the calls above).
     boost::asio::awaitable<result> run(detail::statement statement);
 
+    /// Starts an already-encoded statement in single-row mode (the core of stream()).
+    template <row_type T> boost::asio::awaitable<row_stream<T>> open_stream(detail::statement statement)
+    {
+        co_await start_stream(std::move(statement));
+        co_return row_stream<T>(*impl_);
+    }
+
     /// Encodes the parameters now (the awaitable keeps no reference to them) and runs the
     /// statement when awaited. A parameter that cannot be encoded fails the awaitable, like
     /// any other error of the operation (so co_spawn delivers it to its completion token);
@@ -192,6 +199,15 @@ public:
     /// The server sent something while no operation was running (on an idle connection that
     /// is usually a termination notice or the end of the stream). One poll(2), no read.
     bool has_unread_input() const noexcept;
+
+    /// An operation was interrupted (cancelled, or its stream abandoned) after sending, and
+    /// the connection has not recovered yet: the next operation (or recover()) first sends a
+    /// cancel request and drains. The server's transaction state is unknown until then.
+    bool is_interrupted() const noexcept;
+
+    /// "SQLSTATE: message" of the last error the server reported on this connection (empty
+    /// if none). Never contains parameter values.
+    const std::string& last_error() const noexcept;
     int backend_pid() const noexcept;
     int server_version() const noexcept;
     /// Number of statements currently prepared on this connection by the cache.
@@ -239,12 +255,6 @@ private:
 
     boost::asio::awaitable<void> start_stream(detail::statement statement);
 
-    template <row_type T> boost::asio::awaitable<row_stream<T>> open_stream(detail::statement statement)
-    {
-        co_await start_stream(std::move(statement));
-        co_return row_stream<T>(*impl_);
-    }
-
     std::unique_ptr<detail::connection_impl> impl_;
 };
 
@@ -253,7 +263,8 @@ private:
 template <row_type T> class row_stream {
 public:
     row_stream(row_stream&& other) noexcept
-        : connection_(std::exchange(other.connection_, nullptr)), decoder_(std::move(other.decoder_))
+        : connection_(std::exchange(other.connection_, nullptr)), decoder_(std::move(other.decoder_)),
+          owner_(std::move(other.owner_))
     {}
     row_stream& operator=(row_stream&&) = delete;
     ~row_stream()
@@ -284,12 +295,17 @@ public:
         co_return decoder_->decode(row, 0);
     }
 
+    /// Keeps `owner` alive as long as the stream (a session uses it to keep its connection
+    /// leased while rows are still coming).
+    void keep_alive(std::shared_ptr<void> owner) noexcept { owner_ = std::move(owner); }
+
 private:
     friend class connection;
     explicit row_stream(detail::connection_impl& c) noexcept : connection_(&c) {}
 
     detail::connection_impl* connection_; // stable: a connection only moves its impl pointer
     std::optional<detail::row_decoder<T>> decoder_;
+    std::shared_ptr<void> owner_; // destroyed after the destructor body has abandoned the rows
 };
 
 } // namespace pgcoro

@@ -36,6 +36,11 @@ enum class client_errc {
     pipeline_aborted,          ///< an earlier statement of the same pipeline segment failed
     pool_timeout,              ///< no connection could be acquired within pool_timeout
     pool_closed,               ///< the pool was closed
+    transaction_aborted,       ///< an earlier statement of the transaction failed: roll back first
+    transaction_in_progress,   ///< begin() on a session that already has an open transaction
+    transaction_closed,        ///< the transaction (or savepoint) was already committed or rolled back
+    scope_not_innermost, ///< a statement through a scope that has a savepoint (or transaction) open inside it
+    commit_outcome_unknown, ///< COMMIT was sent but its answer never arrived
 };
 
 /// The category of client_errc codes.
@@ -86,9 +91,10 @@ enum class condition {
     syntax_error,          ///< 42601
     undefined_table,       ///< 42P01
     connection_error,      ///< class 08, 57P01..57P03, and client connection_lost / connect errors
-    in_failed_transaction, ///< 25P02
+    in_failed_transaction, ///< 25P02 and client transaction_aborted
     data_exception,        ///< class 22
     integrity_violation,   ///< class 23
+    lock_not_available,    ///< 55P03 (NOWAIT, lock_timeout)
 };
 
 const boost::system::error_category& condition_category() noexcept;

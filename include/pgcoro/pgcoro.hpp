@@ -5,8 +5,11 @@
 #include <pgcoro/connect_options.hpp>
 #include <pgcoro/connection.hpp>
 #include <pgcoro/error.hpp>
+#include <pgcoro/identifier.hpp>
 #include <pgcoro/logger.hpp>
 #include <pgcoro/pool.hpp>
 #include <pgcoro/result.hpp>
+#include <pgcoro/row_lock.hpp>
 #include <pgcoro/rows.hpp>
+#include <pgcoro/session.hpp>
 #include <pgcoro/types.hpp>

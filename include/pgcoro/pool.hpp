@@ -138,6 +138,7 @@ struct pool_stats {
 };
 
 class pool;
+class session;
 
 /// A connection borrowed from a pool. Move-only; returns the connection on destruction
 /// (or release()). The return cannot be cancelled and never blocks: a connection that
@@ -210,6 +211,11 @@ public:
     /// cancelled. Supports terminal cancellation; a connection handed over just as the
     /// acquire is cancelled goes back to the pool.
     boost::asio::awaitable<lease> acquire();
+
+    /// acquire() wrapped in a session (transaction scopes, the shared query surface); throws
+    /// as acquire(). Declared here, defined with the session (pgcoro/session.hpp), which
+    /// callers include.
+    boost::asio::awaitable<pgcoro::session> session();
 
     /// Fails queued and future acquires with pool_closed, closes idle connections, then
     /// waits up to `timeout` for leases to end and connects to finish. Connections still

@@ -145,7 +145,7 @@ asio::awaitable<void> worker(pgcoro::pool& pool, unsigned seed, steady::time_poi
 
 } // namespace
 
-BOOST_AUTO_TEST_SUITE(pool_concurrency_tests)
+BOOST_AUTO_TEST_SUITE(pool_concurrency_tests, *boost::unit_test::label("concurrency"))
 
 BOOST_AUTO_TEST_CASE(sixty_four_coroutines_on_four_threads_with_random_cancellation)
 {
