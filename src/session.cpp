@@ -245,30 +245,35 @@ asio::awaitable<result> queryable::run_prepared(detail::statement statement)
 {
     connection* c = co_await prepare_statement();
     if (timeout_.count() > 0) {
-        result timed = co_await run_with_deadline(*c, std::move(statement));
+        std::string what = statement.sql.substr(0, 200);
+        result timed = co_await with_deadline(*c, c->run(std::move(statement)), std::move(what));
         co_return timed;
     }
     result r = co_await c->run(std::move(statement));
     co_return r;
 }
 
-asio::awaitable<result> queryable::run_with_deadline(connection& c, detail::statement statement)
+template <class T>
+asio::awaitable<T> queryable::with_deadline(connection& c, asio::awaitable<T> operation, std::string what)
 {
-    // The statement and the timer run on the connection's executor, so the timer's
-    // cancellation and the statement's completion cannot race (libpq-asio.md 7.4). The
+    // The operation and the timer run on the connection's executor, so the timer's
+    // cancellation and the operation's completion cannot race (libpq-asio.md 7.4). The
     // caller waits on its own executor.
-    const std::string excerpt = statement.sql.substr(0, 200);
     auto executor = c.get_executor();
     asio::steady_timer timer(executor, timeout_);
-    auto outcome = co_await asio::experimental::make_parallel_group(
-                       asio::co_spawn(executor, c.run(std::move(statement)), asio::deferred),
-                       timer.async_wait(asio::deferred))
-                       .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-    const bool expired = std::get<0>(outcome)[0] == 1 && !std::get<3>(outcome);
+    auto outcome =
+        co_await asio::experimental::make_parallel_group(
+            asio::co_spawn(executor, std::move(operation), asio::deferred), timer.async_wait(asio::deferred))
+            .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    const boost::system::error_code timer_error = std::get<std::tuple_size_v<decltype(outcome)> - 1>(outcome);
+    const bool expired = std::get<0>(outcome)[0] == 1 && !timer_error;
     if (!expired) {
         if (std::get<1>(outcome))
             std::rethrow_exception(std::get<1>(outcome));
-        co_return std::move(std::get<2>(outcome));
+        if constexpr (std::is_void_v<T>)
+            co_return;
+        else
+            co_return std::move(std::get<2>(outcome));
     }
     // Stop the server's work now, not at the next statement: a runaway query holds locks
     // and a backend. recover() sends the cancel off the I/O thread and drains (bounded).
@@ -282,7 +287,7 @@ asio::awaitable<result> queryable::run_with_deadline(connection& c, detail::stat
         state_->scopes.back().aborted = "a statement timed out";
     throw error(client_errc::timeout, "the statement did not finish within " +
                                           std::to_string(timeout_.count()) + " ms and was cancelled" +
-                                          recovery + ": " + excerpt);
+                                          recovery + ": " + what);
 }
 
 asio::awaitable<std::vector<result>> queryable::pipeline(batch statements)
@@ -290,6 +295,12 @@ asio::awaitable<std::vector<result>> queryable::pipeline(batch statements)
     connection* c = ready_connection();
     if (!c)
         c = co_await prepare_statement();
+    if (timeout_.count() > 0) {
+        std::string what = "a pipeline of " + std::to_string(statements.size()) + " statements";
+        std::vector<result> timed =
+            co_await with_deadline(*c, c->pipeline(std::move(statements)), std::move(what));
+        co_return timed;
+    }
     std::vector<result> results = co_await c->pipeline(std::move(statements));
     co_return results;
 }
@@ -304,6 +315,11 @@ asio::awaitable<void> queryable::run_script(queryable self, std::string text)
     connection* c = self.ready_connection();
     if (!c)
         c = co_await self.prepare_statement();
+    if (self.timeout_.count() > 0) {
+        std::string what = text.substr(0, 200);
+        co_await self.with_deadline(*c, c->execute_script(text), std::move(what));
+        co_return;
+    }
     co_await c->execute_script(text);
 }
 

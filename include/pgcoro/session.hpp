@@ -85,11 +85,12 @@ class queryable {
 public:
     queryable() noexcept = default;
 
-    /// The same scope with a client-side deadline on every statement started through the
-    /// returned handle: a statement still running after `timeout` is cancelled on the
-    /// server (a cancel request, then its results are drained, before the call returns)
-    /// and the call throws client_errc::timeout. Inside a transaction the transaction is
-    /// then aborted (roll it back). Zero means no deadline.
+    /// The same scope with a client-side deadline on every statement, pipeline or script
+    /// started through the returned handle: one still running after `timeout` is cancelled
+    /// on the server (a cancel request, then its results are drained, before the call
+    /// returns) and the call throws client_errc::timeout. Inside a transaction the
+    /// transaction is then aborted (roll it back). Zero means no deadline. Streams ignore
+    /// it (their rows arrive over time: bound them with cancellation instead).
     ///
     /// The statement runs on the connection's executor while the caller waits.
     queryable with_timeout(std::chrono::milliseconds timeout) const
@@ -144,7 +145,8 @@ public:
 
     /// Rows decoded one at a time as they arrive (connection::stream). The stream keeps the
     /// session's connection leased while it exists; the session runs nothing else until the
-    /// stream has ended or is destroyed. A deadline (with_timeout) bounds the start only.
+    /// stream has ended or is destroyed. Destroying it before its end inside a transaction
+    /// aborts the transaction (the statement is cancelled on the server). No deadline.
     template <row_type T, detail::parameter... Args>
     boost::asio::awaitable<row_stream<T>> stream(std::string_view sql, const Args&... args)
     {
@@ -236,7 +238,11 @@ protected:
     /// right away, nullptr when prepare_statement() must run first. Throws scope errors.
     connection* ready_connection() const;
     boost::asio::awaitable<result> run_prepared(detail::statement statement);
-    boost::asio::awaitable<result> run_with_deadline(connection& c, detail::statement statement);
+    /// Awaits `operation` (on the connection's executor) bounded by timeout_; on expiry the
+    /// statement is cancelled on the server before client_errc::timeout is thrown.
+    template <class T>
+    boost::asio::awaitable<T> with_deadline(connection& c, boost::asio::awaitable<T> operation,
+                                            std::string what);
     static boost::asio::awaitable<void> run_script(queryable self, std::string text);
 
     std::shared_ptr<detail::session_state> state_;

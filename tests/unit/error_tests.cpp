@@ -59,6 +59,22 @@ BOOST_AUTO_TEST_CASE(connection_errors_from_server_and_client_share_a_condition)
     BOOST_TEST((make_error_code(client_errc::unexpected_null) != condition::connection_error));
 }
 
+BOOST_AUTO_TEST_CASE(transaction_errors_have_conditions_and_are_not_retried)
+{
+    // The fast fail of an aborted transaction matches the server's own 25P02.
+    BOOST_TEST((make_error_code(client_errc::transaction_aborted) == condition::in_failed_transaction));
+    BOOST_TEST((sqlstate("25P02") == condition::in_failed_transaction));
+    BOOST_TEST((sqlstate("55P03") == condition::lock_not_available));
+    for (auto e : {client_errc::transaction_aborted, client_errc::transaction_in_progress,
+                   client_errc::transaction_closed, client_errc::scope_not_innermost,
+                   client_errc::commit_outcome_unknown, client_errc::timeout}) {
+        BOOST_TEST(!pgcoro::is_retryable(make_error_code(e)));
+        BOOST_TEST(!pgcoro::is_fatal(make_error_code(e)));
+        BOOST_TEST(make_error_code(e).message() != "unknown pgcoro client error");
+    }
+    BOOST_TEST(!pgcoro::is_retryable(sqlstate("55P03")));
+}
+
 BOOST_AUTO_TEST_CASE(fatal_means_the_connection_is_gone)
 {
     BOOST_TEST(pgcoro::is_fatal(make_error_code(client_errc::connection_lost)));
