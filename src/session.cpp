@@ -108,6 +108,15 @@ bool server_in_transaction(const connection& c) noexcept
     return status == transaction_status::in_transaction || status == transaction_status::in_error;
 }
 
+/// Transaction control needs the connection to itself: a stream still open owns it, and
+/// ending the scope under it would leave the server's transaction to a later statement.
+void check_no_stream(const connection& c)
+{
+    if (c.transaction() == transaction_status::active && !c.is_interrupted())
+        throw error(client_errc::operation_in_progress,
+                    "a stream is still open on this session: read it to the end or destroy it first");
+}
+
 std::string describe_failure(const std::exception_ptr& failure)
 {
     try {
@@ -396,6 +405,7 @@ void transaction::abandon(bool quietly) noexcept
 asio::awaitable<transaction> transaction::begin()
 {
     connection* c = co_await prepare_statement();
+    check_no_stream(*c);
     const std::size_t level = level_ + 1;
     // A failure (or cancellation) leaves this scope as it was: a server error aborts it as
     // any failed statement does, an interruption is caught by the next statement's recovery.
@@ -412,6 +422,7 @@ asio::awaitable<void> transaction::commit()
     // still open: the caller must roll back (a COMMIT of a failed transaction would report
     // success and roll back).
     connection* c = co_await prepare_statement();
+    check_no_stream(*c);
     detail::session_state& state = *state_;
     if (level_ > 1) {
         state.scopes.resize(level_ - 1);
@@ -459,6 +470,7 @@ asio::awaitable<void> transaction::rollback()
         co_return;
     }
     connection& c = *state.held;
+    check_no_stream(c);
     if (level_ == 1) {
         state.scopes.clear();
         state.savepoint_cleanup.clear();
@@ -508,6 +520,7 @@ asio::awaitable<transaction> session::begin_with(transaction_options options)
         throw error(client_errc::transaction_in_progress,
                     "a transaction is already begun on this session; nest with transaction::begin()");
     connection* c = co_await prepare_statement();
+    check_no_stream(*c);
     if (c->transaction() != transaction_status::idle)
         throw error(
             client_errc::transaction_in_progress,

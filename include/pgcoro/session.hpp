@@ -333,7 +333,8 @@ public:
     boost::asio::awaitable<pgcoro::transaction> begin(transaction_options options = {});
 
     /// Runs `unit` (a callable `awaitable<R>(pgcoro::transaction&)`) in a transaction:
-    /// commits when it returns, rolls back and rethrows when it throws. With
+    /// commits when it returns (unless it ended the transaction itself, e.g. with
+    /// rollback()), rolls back and rethrows when it throws. With
     /// policy.max_attempts > 1, a serialization failure (40001) or deadlock (40P01) anywhere
     /// in the attempt, COMMIT included, rolls back, sleeps (policy) and runs `unit` again;
     /// the last attempt's error is rethrown. Never retried: a COMMIT with an unknown outcome
@@ -370,13 +371,16 @@ private:
             std::exception_ptr failure;
             pgcoro::transaction tx = co_await begin_with(options);
             try {
+                // A unit may end the transaction itself (rollback() to give up quietly).
                 if constexpr (std::is_void_v<T>) {
                     co_await unit(tx);
-                    co_await tx.commit();
+                    if (tx.active())
+                        co_await tx.commit();
                     co_return;
                 } else {
                     T value = co_await unit(tx);
-                    co_await tx.commit();
+                    if (tx.active())
+                        co_await tx.commit();
                     co_return value;
                 }
             } catch (...) {

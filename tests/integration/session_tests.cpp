@@ -406,6 +406,12 @@ BOOST_AUTO_TEST_CASE(transaction_function_commits_on_return_and_rolls_back_on_ex
                                       pgcoro::condition::unique_violation);
         BOOST_TEST(co_await committed_rows() == 1);
         BOOST_TEST((s.get_connection().transaction() == pgcoro::transaction_status::idle));
+        // A unit may give up quietly by rolling back itself: nothing is committed or thrown.
+        co_await s.transaction([&](pgcoro::transaction& tx) -> asio::awaitable<void> {
+            co_await tx.execute(insert, 4, "four");
+            co_await tx.rollback();
+        });
+        BOOST_TEST(co_await committed_rows() == 1);
     });
 }
 
@@ -547,6 +553,16 @@ BOOST_AUTO_TEST_CASE(stream_inside_a_transaction_keeps_the_connection)
                 sum += *v;
         }
         BOOST_TEST(sum == 500500);
+        {
+            // Transaction control waits for the stream: refused, the scope stays open.
+            auto rows = co_await tx.stream<std::int32_t>("SELECT generate_series(1, 3)");
+            co_await test::expect_failure(tx.commit(), client_errc::operation_in_progress);
+            co_await test::expect_failure(tx.rollback(), client_errc::operation_in_progress);
+            co_await test::expect_failure(tx.begin(), client_errc::operation_in_progress);
+            BOOST_TEST(tx.active());
+            while (co_await rows.next()) {
+            }
+        }
         co_await tx.commit();
         // A stream outliving its session keeps the lease until it ends.
         auto rows = co_await s.stream<std::int32_t>("SELECT generate_series(1, 3)");
