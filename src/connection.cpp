@@ -884,7 +884,18 @@ asio::awaitable<void> connection_impl::recover()
     auto outcome = co_await asio::experimental::make_parallel_group(
                        asio::co_spawn(executor_, body(), asio::deferred), timer.async_wait(asio::deferred))
                        .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-    if (std::get<0>(outcome)[0] == 1 || std::get<1>(outcome)) {
+    // Only the recovery's own deadline (the timer firing) or a failure of the connection
+    // closes it. A caller cancelling the operation that was recovering leaves the
+    // connection interrupted, as it was: the next operation recovers again.
+    const bool expired = std::get<0>(outcome)[0] == 1 && !std::get<2>(outcome);
+    if (!expired && std::get<1>(outcome)) {
+        auto cancellation = co_await asio::this_coro::cancellation_state;
+        if (cancellation.cancelled() != asio::cancellation_type::none && conn_ && !broken_ &&
+            PQstatus(conn_) == CONNECTION_OK)
+            throw error(client_errc::operation_aborted,
+                        "operation cancelled while recovering from an earlier interrupted one");
+    }
+    if (expired || std::get<1>(outcome)) {
         broken_ = true;
         close();
         throw error(client_errc::connection_lost,

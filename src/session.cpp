@@ -134,7 +134,7 @@ std::string describe_failure(const std::exception_ptr& failure)
 
 void queryable::check_current() const
 {
-    if (!state_)
+    if (!state_ || !state_->held)
         throw error(client_errc::connection_closed, "the session has no connection (moved from or released)");
     const auto& scopes = state_->scopes;
     if (level_ > 0 && (level_ > scopes.size() || scopes[level_ - 1].id != id_))
@@ -184,8 +184,9 @@ asio::awaitable<connection*> queryable::prepare_statement()
     if (interrupted) {
         try {
             co_await c.recover();
-        } catch (...) {
-            if (!state.scopes.empty())
+        } catch (const error& e) {
+            // Cancelled while recovering: still interrupted, the next statement tries again.
+            if (is_fatal(e.code()) && !state.scopes.empty())
                 state.scopes.back().aborted = "the connection was lost";
             throw;
         }
@@ -420,8 +421,15 @@ asio::awaitable<void> transaction::commit()
 {
     // Throws transaction_closed, scope_not_innermost or transaction_aborted with the scope
     // still open: the caller must roll back (a COMMIT of a failed transaction would report
-    // success and roll back).
-    connection* c = co_await prepare_statement();
+    // success and roll back). A lost connection ends it: nothing is left to commit.
+    connection* c = nullptr;
+    try {
+        c = co_await prepare_statement();
+    } catch (const error& e) {
+        if (is_fatal(e.code()))
+            abandon(true);
+        throw;
+    }
     check_no_stream(*c);
     detail::session_state& state = *state_;
     if (level_ > 1) {
@@ -550,6 +558,20 @@ connection& session::get_connection() const
 
 void session::release() noexcept
 {
+    if (!state_)
+        return;
+    detail::session_state& state = *state_;
+    // A stream still reading holds a pointer into the connection: it keeps the lease (the
+    // state) until it ends. Otherwise the connection goes back now; the pool's reset rolls
+    // back whatever transaction is open, and every scope of the session is over.
+    const bool stream_open = state.held && state.held->transaction() == transaction_status::active &&
+                             !state.held->is_interrupted();
+    if (!stream_open) {
+        state.scopes.clear();
+        state.rollback_pending = false;
+        state.savepoint_cleanup.clear();
+        state.held.release();
+    }
     state_.reset();
 }
 

@@ -356,8 +356,8 @@ public:
     connection& get_connection() const;
 
     /// Returns the connection to the pool now (an open transaction is rolled back by the
-    /// pool's reset); the session and its scopes then throw connection_closed. Streams
-    /// still open keep the connection until they end.
+    /// pool's reset) and ends every scope: the session, its scopes and with_timeout handles
+    /// then throw connection_closed. A stream still open keeps the connection until it ends.
     void release() noexcept;
 
 private:
@@ -385,6 +385,13 @@ private:
                 }
             } catch (...) {
                 failure = std::current_exception();
+            }
+            // A cancelled coroutine cannot await anything more: the rollback is left to the
+            // session's next statement or the pool, and the unit's own error goes out.
+            auto cancellation = co_await boost::asio::this_coro::cancellation_state;
+            if (cancellation.cancelled() != boost::asio::cancellation_type::none) {
+                tx.abandon(true);
+                std::rethrow_exception(failure);
             }
             // co_await is not allowed inside a handler: roll back out here.
             co_await end_failed_attempt(tx);
