@@ -1,8 +1,9 @@
-// What the two benchmarks, point_select.cpp and pool_bench.cpp, share: the error helper and
-// option parsing (default conninfo, option values, numbers), the fixed-seed aid sequence,
-// the process's CPU and wall time over an interval (getrusage), and running pgbench as a
-// child with its stdout captured and its CPU time from wait4's rusage, then reading its
-// transaction count and tps. Header-only: inline functions in namespace bench.
+// What the benchmarks (point_select.cpp, pool_bench.cpp, transaction_bench.cpp) share: the
+// error helper and option parsing (default conninfo, option values, numbers), the fixed-seed
+// aid sequence and random source, the process's CPU and wall time over an interval
+// (getrusage), and running pgbench as a child with its stdout captured and its CPU time
+// from wait4's rusage, then reading its transaction count and tps, once or as a -t 1 / -T
+// pair that excludes its start-up. Header-only: inline functions in namespace bench.
 
 #pragma once
 
@@ -80,6 +81,28 @@ public:
 private:
     std::uint64_t state_;
     std::uint64_t accounts_;
+};
+
+/// The same generator for values in any range: pgbench's `random(lo, hi)` is uniform.
+class random_source {
+public:
+    explicit random_source(std::uint64_t seed) : state_(seed ? seed : 1) {}
+    std::uint64_t next() noexcept
+    {
+        state_ ^= state_ >> 12;
+        state_ ^= state_ << 25;
+        state_ ^= state_ >> 27;
+        return state_ * 0x2545F4914F6CDD1DULL;
+    }
+    /// Uniform in [lo, hi]: multiply-shift of the top 32 bits, no division.
+    std::int32_t between(std::int32_t lo, std::int32_t hi) noexcept
+    {
+        const std::uint64_t span = static_cast<std::uint64_t>(static_cast<std::int64_t>(hi) - lo) + 1;
+        return static_cast<std::int32_t>(lo + static_cast<std::int64_t>(((next() >> 32) * span) >> 32));
+    }
+
+private:
+    std::uint64_t state_;
 };
 
 inline double seconds_of(const timeval& tv)
@@ -212,6 +235,71 @@ inline pgbench_figures pgbench_figures_of(const std::string& output, const std::
         fail(program + " reported failed transactions");
     }
     return {*processed, *tps};
+}
+
+/// One pgbench run: its figures and its CPU time (wait4's rusage: its whole life, start-up
+/// and connecting included).
+struct pgbench_run {
+    double processed = 0;
+    double tps = 0;
+    double user_seconds = 0;
+    double sys_seconds = 0;
+    double cpu_seconds() const noexcept { return user_seconds + sys_seconds; }
+};
+
+/// Runs pgbench (`args`, args[0] the binary) with its stdout captured; `self` as in run_child.
+inline pgbench_run run_pgbench_once(const std::vector<std::string>& args, const char* self)
+{
+    const child_output child = run_child(args, self);
+    const pgbench_figures figures = pgbench_figures_of(child.output, args[0]);
+    pgbench_run r;
+    r.processed = figures.processed;
+    r.tps = figures.tps;
+    r.user_seconds = seconds_of(child.usage.ru_utime);
+    r.sys_seconds = seconds_of(child.usage.ru_stime);
+    return r;
+}
+
+/// pgbench measured without its start-up: the same command run twice, with `-t 1` (start-up,
+/// every client connects with its SCRAM exchange, one transaction each, exit) and with `-T
+/// seconds`; the CPU time per transaction is the difference in CPU over the difference in
+/// transactions, so neither pgbench nor a client measured from inside its process is billed
+/// for connecting.
+struct pgbench_measurement {
+    double transactions = 0; ///< of the -T run
+    double seconds = 0;      ///< its measured interval (transactions / tps)
+    double tps = 0;          ///< pgbench's own, "without initial connection time"
+    double cpu_us = 0;       ///< per transaction, start-up excluded
+    double user_us = 0;      ///< the user/system split of the correction is approximate
+    double sys_us = 0;       ///< (tick sampling); their sum is not
+    double cpu_raw_us = 0;   ///< per transaction, the -T run as it is
+    double setup_cpu_ms = 0; ///< the whole -t 1 run
+};
+
+/// `args`: pgbench and its options, without -t / -T and without the conninfo (appended last).
+inline pgbench_measurement measure_pgbench(const std::vector<std::string>& args, long seconds,
+                                           const std::string& conninfo, const char* self)
+{
+    std::vector<std::string> setup = args;
+    setup.insert(setup.end(), {"-t", "1", conninfo});
+    std::vector<std::string> timed_args = args;
+    timed_args.insert(timed_args.end(), {"-T", std::to_string(seconds), conninfo});
+
+    const pgbench_run base = run_pgbench_once(setup, self);
+    const pgbench_run timed = run_pgbench_once(timed_args, self);
+    const double transactions = timed.processed - base.processed;
+    if (transactions <= 0)
+        fail("pgbench processed no more transactions in -T " + std::to_string(seconds) + " than with -t 1");
+    pgbench_measurement m;
+    m.transactions = timed.processed;
+    m.tps = timed.tps;
+    m.seconds = timed.processed / timed.tps;
+    m.cpu_us = (timed.cpu_seconds() - base.cpu_seconds()) * 1e6 / transactions;
+    m.user_us = (timed.user_seconds - base.user_seconds) * 1e6 / transactions;
+    m.sys_us = (timed.sys_seconds - base.sys_seconds) * 1e6 / transactions;
+    m.cpu_raw_us = timed.cpu_seconds() * 1e6 / timed.processed;
+    m.setup_cpu_ms = base.cpu_seconds() * 1e3;
+    return m;
 }
 
 } // namespace bench

@@ -42,7 +42,7 @@
 //
 // conninfo defaults to $PGCORO_TEST_DSN.
 
-#include "bench_support.hpp"
+#include "asio_support.hpp"
 
 #include <pgcoro/pgcoro.hpp>
 
@@ -80,7 +80,6 @@ using namespace bench;
 
 constexpr std::string_view point_select_sql = "SELECT abalance FROM pgbench_accounts WHERE aid=$1";
 
-using steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 // ---- options ----------------------------------------------------------------------------
@@ -198,85 +197,7 @@ pgcoro::pool_options pool_options_for(const options& o, std::size_t connections)
     return po;
 }
 
-// ---- shared pieces ----------------------------------------------------------------------------
-
-asio::awaitable<void> pause(asio::steady_timer& timer, steady::duration d)
-{
-    timer.expires_after(d);
-    co_await timer.async_wait(asio::use_awaitable);
-}
-
-steady::duration to_duration(double seconds)
-{
-    return std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
-}
-
-/// Runs `io` on `threads` threads (this one included) until it runs out of work.
-void run_threads(asio::io_context& io, std::size_t threads)
-{
-    std::vector<std::thread> extra;
-    for (std::size_t i = 1; i < threads; ++i)
-        extra.emplace_back([&io] { io.run(); });
-    io.run();
-    for (std::thread& t : extra)
-        t.join();
-}
-
-/// Spawns `body` on `io`, runs it on `threads` threads and rethrows its exception.
-void run_to_completion(asio::io_context& io, std::size_t threads, asio::awaitable<void> body)
-{
-    std::exception_ptr failure;
-    asio::co_spawn(io, std::move(body), [&failure](std::exception_ptr e) { failure = e; });
-    run_threads(io, threads);
-    if (failure)
-        std::rethrow_exception(failure);
-}
-
-/// First exception of a group of coroutines; stops the others.
-class failure_flag {
-public:
-    void set(std::exception_ptr e) noexcept
-    {
-        std::lock_guard guard(mutex_);
-        if (!first_)
-            first_ = e;
-        failed_.store(true, std::memory_order_release);
-    }
-    bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
-    void rethrow() const
-    {
-        std::lock_guard guard(mutex_);
-        if (first_)
-            std::rethrow_exception(first_);
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::exception_ptr first_;
-    std::atomic<bool> failed_{false};
-};
-
-std::string pool_counters(const pgcoro::pool_stats& s)
-{
-    char text[256];
-    std::snprintf(text, sizeof text,
-                  "created=%llu timeouts=%llu connect_failures=%llu waits=%llu pings=%llu resets=%llu "
-                  "closed_broken=%llu",
-                  static_cast<unsigned long long>(s.created), static_cast<unsigned long long>(s.timeouts),
-                  static_cast<unsigned long long>(s.connect_failures),
-                  static_cast<unsigned long long>(s.waits), static_cast<unsigned long long>(s.pings),
-                  static_cast<unsigned long long>(s.resets),
-                  static_cast<unsigned long long>(s.closed_broken));
-    return text;
-}
-
 // ---- load: C coroutines, a lease per query ------------------------------------------------------
-
-/// Written by one coroutine (which may move between threads, never run on two at once),
-/// read by the controller: a relaxed atomic on its own cache line costs a plain store.
-struct alignas(64) worker_counter {
-    std::atomic<long> queries{0};
-};
 
 struct load_state {
     load_state(const options& opts, pgcoro::pool& p)
@@ -399,72 +320,29 @@ int run_load(const options& o)
 
 // ---- pgbench as a child process --------------------------------------------------------------
 
-struct child_run {
-    double processed = 0;
-    double tps = 0;
-    double cpu_seconds = 0;
-    double user_seconds = 0;
-    double sys_seconds = 0;
-};
-
-/// Runs pgbench with its stdout captured; its CPU time comes from wait4's rusage.
-child_run run_pgbench_once(const std::vector<std::string>& args)
-{
-    const child_output child = run_child(args, "pool_bench");
-    // One query per transaction with -S.
-    const pgbench_figures pgbench = pgbench_figures_of(child.output, args[0]);
-    child_run r;
-    r.processed = pgbench.processed;
-    r.tps = pgbench.tps;
-    r.user_seconds = seconds_of(child.usage.ru_utime);
-    r.sys_seconds = seconds_of(child.usage.ru_stime);
-    r.cpu_seconds = r.user_seconds + r.sys_seconds;
-    return r;
-}
-
 int run_pgbench(const options& o)
 {
-    std::vector<std::string> args = {o.pgbench,
-                                     "-n",
-                                     "-S",
-                                     "-M",
-                                     "prepared",
-                                     "-c",
-                                     std::to_string(o.clients),
-                                     "-j",
-                                     std::to_string(o.threads)};
-    std::vector<std::string> setup = args;
-    setup.insert(setup.end(), {"-t", "1", o.conninfo});
-    // -T takes whole seconds.
+    const std::vector<std::string> args = {o.pgbench,
+                                           "-n",
+                                           "-S",
+                                           "-M",
+                                           "prepared",
+                                           "-c",
+                                           std::to_string(o.clients),
+                                           "-j",
+                                           std::to_string(o.threads)};
+    // -T takes whole seconds. One query per transaction with -S.
     const long seconds = std::max(1L, std::lround(o.seconds));
-    args.insert(args.end(), {"-T", std::to_string(seconds), o.conninfo});
-
-    child_run base = run_pgbench_once(setup);
-    child_run timed = run_pgbench_once(args);
-    const double queries = timed.processed - base.processed;
-    if (queries <= 0)
-        fail("pgbench processed no more queries in -T " + std::to_string(seconds) + " than with -t 1");
-    const double cpu = timed.cpu_seconds - base.cpu_seconds;
-    // The user/system split of the correction is approximate (tick sampling); the total is not.
-    const double user = timed.user_seconds - base.user_seconds;
-    const double sys = timed.sys_seconds - base.sys_seconds;
+    const pgbench_measurement m = measure_pgbench(args, seconds, o.conninfo, "pool_bench");
     std::printf("RESULT mode=pgbench threads=%zu clients=%zu queries=%.0f seconds=%.3f qps=%.1f cpu_us=%.3f "
                 "user_us=%.3f sys_us=%.3f cpu_raw_us=%.3f setup_cpu_ms=%.2f\n",
-                o.threads, o.clients, timed.processed, timed.processed / timed.tps, timed.tps,
-                cpu * 1e6 / queries, user * 1e6 / queries, sys * 1e6 / queries,
-                timed.cpu_seconds * 1e6 / timed.processed, base.cpu_seconds * 1e3);
+                o.threads, o.clients, m.transactions, m.seconds, m.tps, m.cpu_us, m.user_us, m.sys_us,
+                m.cpu_raw_us, m.setup_cpu_ms);
     std::fflush(stdout);
     return 0;
 }
 
 // ---- overhead: acquire+release of an idle connection, no I/O ------------------------------------
-
-double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 struct overhead_result {
     std::vector<double> batch_ns; // ns per cycle, one per batch
