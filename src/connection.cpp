@@ -7,6 +7,7 @@
 #include "detail/statement_cache.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
@@ -840,6 +841,11 @@ asio::awaitable<void> connection_impl::recover()
         if (PQtransactionStatus(conn_) == PQTRANS_ACTIVE) {
             PGcancel* cancel = PQgetCancel(conn_);
             if (cancel) {
+                // Not cancellable (an empty slot): Asio 1.81's co_spawn forwards a
+                // cancellation to the other executor holding a raw pointer to a signal
+                // that is freed once this await completes (ThreadSanitizer found the
+                // use-after-free). Nothing is lost: the only cancel thread is busy in
+                // PQcancel until it returns anyway.
                 co_await asio::co_spawn(
                     cancel_threads(),
                     [cancel]() -> asio::awaitable<void> {
@@ -848,7 +854,7 @@ asio::awaitable<void> connection_impl::recover()
                         PQfreeCancel(cancel);
                         co_return;
                     },
-                    asio::use_awaitable);
+                    asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
             }
         }
         bool synced = false;

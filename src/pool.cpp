@@ -246,7 +246,16 @@ private:
     void arm_timer_locked()
     {
         std::optional<clock::time_point> next = core_.next_wakeup();
-        if (!next || (armed_ && *armed_ <= *next))
+        if (!next) {
+            // Nothing left to wake up for: a pending wait would keep io_context::run() busy
+            // until it expires (up to pool_timeout after the last waiter was served).
+            if (armed_) {
+                armed_.reset();
+                timer_.cancel();
+            }
+            return;
+        }
+        if (armed_ && *armed_ <= *next)
             return;
         armed_ = *next;
         timer_.expires_at(*next); // cancels a wait for a later time

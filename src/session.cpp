@@ -10,6 +10,7 @@
 #include <pgcoro/logger.hpp>
 #include <pgcoro/session.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
@@ -528,6 +529,9 @@ asio::awaitable<transaction> session::begin_with(transaction_options options)
         throw error(client_errc::transaction_in_progress,
                     "a transaction is already begun on this session; nest with transaction::begin()");
     connection* c = co_await prepare_statement();
+    if (!c->is_open())
+        throw error(client_errc::connection_lost,
+                    "the connection to the server was lost; start a new session");
     check_no_stream(*c);
     if (c->transaction() != transaction_status::idle)
         throw error(
@@ -621,7 +625,9 @@ asio::awaitable<void> session::sleep(std::chrono::milliseconds pause)
         co_return;
     auto executor = co_await asio::this_coro::executor;
     asio::steady_timer timer(executor, pause);
-    co_await timer.async_wait(asio::use_awaitable);
+    auto waited = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (std::get<0>(waited))
+        throw error(client_errc::operation_aborted, "cancelled while waiting to retry the transaction");
 }
 
 // ---- pool ---------------------------------------------------------------------------------

@@ -426,4 +426,34 @@ BOOST_AUTO_TEST_CASE(wrong_password_fails_the_acquire_at_once)
     });
 }
 
+BOOST_AUTO_TEST_CASE(run_returns_once_the_queued_acquires_are_served)
+{
+    // The pool's timer waits only while an acquire has a deadline: once the last queued one
+    // is served, io_context::run() returns, although pool_timeout is still far away.
+    asio::io_context io;
+    auto o = test::pool_options_for("pool_run_returns");
+    o.pool_size = 1;
+    o.max_overflow = 0;
+    o.pool_timeout = 8s;
+    pgcoro::pool pool(io.get_executor(), o);
+    int served = 0;
+    auto holder = [&]() -> asio::awaitable<void> {
+        auto lease = co_await pool.acquire();
+        co_await sleep_for(100ms);
+        ++served;
+    };
+    auto queued = [&]() -> asio::awaitable<void> {
+        co_await sleep_for(20ms);
+        auto lease = co_await pool.acquire(); // waits for the holder's connection
+        ++served;
+    };
+    asio::co_spawn(io, holder(), asio::detached);
+    asio::co_spawn(io, queued(), asio::detached);
+    const auto start = std::chrono::steady_clock::now();
+    io.run();
+    BOOST_TEST(served == 2);
+    BOOST_TEST(pool.stats().acquires == 2u);
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -860,6 +860,8 @@ BOOST_AUTO_TEST_CASE(killed_backend_inside_a_transaction_fails_the_statement_and
             BOOST_TEST(!rolled_back, describe(rolled_back));
             BOOST_TEST(!tx.active());
             BOOST_TEST(!s.in_transaction());
+            // A new transaction on the dead connection says so (not "already in a transaction").
+            co_await test::expect_failure(s.begin(), client_errc::connection_lost);
         } // every handle of the session has ended
         s.release();
         co_await wait_all_returned(pool);
@@ -1284,6 +1286,45 @@ BOOST_AUTO_TEST_CASE(statement_cancelled_during_recovery_from_an_abandoned_strea
         }
         BOOST_TEST_MESSAGE("cancelled during recovery " << cancelled << ", completed " << completed);
         BOOST_TEST(cancelled >= 1);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(cancellation_during_a_retry_backoff_is_a_pgcoro_error_and_leaves_no_transaction)
+{
+    test::run([]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        pgcoro::pool pool(ex, options_for("retry_backoff"));
+        auto s = co_await pool.session();
+        int attempts = 0;
+        // Every attempt fails with 40001; the first pause is long (up to 3 s), so the
+        // cancellation at 300 ms lands while transaction() sleeps before retrying.
+        auto unit = [&attempts](pgcoro::transaction& tx) -> asio::awaitable<void> {
+            ++attempts;
+            co_await tx.execute_script("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001', MESSAGE = "
+                                       "'always conflicting'; END $$");
+        };
+        pgcoro::retry_policy policy{.max_attempts = 5,
+                                    .initial_backoff = std::chrono::milliseconds{3000},
+                                    .max_backoff = std::chrono::milliseconds{3000}};
+        std::exception_ptr failure;
+        const auto start = steady::now();
+        for (int tries = 0; tries < 20 && !failure; ++tries) {
+            attempts = 0;
+            asio::steady_timer timer(ex, 300ms);
+            auto outcome = co_await asio::experimental::make_parallel_group(
+                               asio::co_spawn(ex, s.transaction(unit, {}, policy), asio::deferred),
+                               timer.async_wait(asio::deferred))
+                               .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+            // The jittered pause may be shorter than 300 ms: then the second attempt is cut.
+            if (attempts == 1)
+                failure = std::get<1>(outcome);
+        }
+        BOOST_TEST_REQUIRE(static_cast<bool>(failure));
+        BOOST_TEST(is_error(failure, client_errc::operation_aborted), describe(failure));
+        BOOST_TEST(since(start) < 10000ms);
+        BOOST_TEST(!s.in_transaction());
+        BOOST_TEST(co_await s.scalar<std::int32_t>("SELECT 7") == 7);
+        BOOST_TEST((s.get_connection().transaction() == transaction_status::idle));
     });
 }
 
