@@ -1218,7 +1218,7 @@ asio::awaitable<result> connection::run(detail::statement statement)
 {
     // No coroutine of its own: the statement moves straight into execute()'s frame.
     if (!impl_)
-        return fail_with<result>(std::make_exception_ptr(error(
+        return detail::fail_with<result>(std::make_exception_ptr(error(
             client_errc::connection_closed, "the connection is closed (default-constructed or moved from)")));
     return impl_->execute(std::move(statement));
 }
@@ -1242,25 +1242,6 @@ asio::awaitable<void> connection::start_stream(detail::statement statement)
     if (!impl_)
         throw error(client_errc::connection_closed, "the connection was moved from");
     co_await impl_->start_stream(statement);
-}
-
-asio::awaitable<std::uint64_t> connection::count_rows(asio::awaitable<result> op)
-{
-    result r = co_await std::move(op);
-    co_return r.rows_affected();
-}
-
-bool connection::check_single_row(const result& r, bool allow_empty)
-{
-    if (r.size() > 1)
-        throw error(client_errc::too_many_rows,
-                    "expected at most one row, the query returned " + std::to_string(r.size()));
-    if (r.empty()) {
-        if (allow_empty)
-            return false;
-        throw error(client_errc::no_rows, "expected one row, the query returned none");
-    }
-    return true;
 }
 
 asio::awaitable<void> connection::ping()

@@ -12,6 +12,8 @@
 #include <pgcoro/logger.hpp>
 #include <pgcoro/pool.hpp>
 
+#include "detail/exception_text.hpp"
+
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -146,17 +148,6 @@ bool is_permanent_connect_error(const std::exception_ptr& failure)
                 text.find("does not exist") != std::string_view::npos);
     } catch (...) {
         return false;
-    }
-}
-
-std::string describe(const std::exception_ptr& failure)
-{
-    try {
-        std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "unknown error";
     }
 }
 
@@ -582,7 +573,7 @@ void pool_impl::connect_finished(connection c, std::exception_ptr failure) noexc
         failures_in_row_ = failure ? failures_in_row_ + 1 : 0;
         in_row = failures_in_row_;
         if (failure) {
-            last_connect_error_ = describe(failure);
+            last_connect_error_ = detail::exception_text(failure);
             core_.connect_failed(now, is_permanent_connect_error(failure), work.fx);
         } else {
             last_connect_error_.clear();
@@ -595,7 +586,8 @@ void pool_impl::connect_finished(connection c, std::exception_ptr failure) noexc
     if (failure) {
         bool loud = in_row % 10 == 1;
         log(loud ? log_level::warning : log_level::debug,
-            "pgcoro pool: connect failed (" + std::to_string(in_row) + " in a row): " + describe(failure));
+            "pgcoro pool: connect failed (" + std::to_string(in_row) +
+                " in a row): " + detail::exception_text(failure));
     }
     apply(work);
 }

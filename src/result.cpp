@@ -1,3 +1,4 @@
+#include <pgcoro/detail/query_methods.hpp>
 #include <pgcoro/rows.hpp>
 
 #include <boost/core/demangle.hpp>
@@ -113,4 +114,21 @@ void throw_column_not_found(std::string_view member, std::string_view cpp_type)
 }
 
 } // namespace detail
+namespace detail {
+
+bool check_single_row(const result& r, bool allow_empty)
+{
+    if (r.size() > 1)
+        throw error(client_errc::too_many_rows,
+                    "expected at most one row, the query returned " + std::to_string(r.size()));
+    if (r.empty()) {
+        if (allow_empty)
+            return false;
+        throw error(client_errc::no_rows, "expected one row, the query returned none");
+    }
+    return true;
+}
+
+} // namespace detail
+
 } // namespace pgcoro

@@ -10,6 +10,8 @@
 #include <pgcoro/logger.hpp>
 #include <pgcoro/session.hpp>
 
+#include "detail/exception_text.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -116,17 +118,6 @@ void check_no_stream(const connection& c)
     if (c.transaction() == transaction_status::active && !c.is_interrupted())
         throw error(client_errc::operation_in_progress,
                     "a stream is still open on this session: read it to the end or destroy it first");
-}
-
-std::string describe_failure(const std::exception_ptr& failure)
-{
-    try {
-        std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "unknown exception";
-    }
 }
 
 } // namespace
@@ -248,7 +239,7 @@ asio::awaitable<result> queryable::run(detail::statement statement)
             return c->run(std::move(statement)); // the fast path: no frame of the session's own
         return run_prepared(std::move(statement));
     } catch (...) {
-        return fail_with<result>(std::current_exception());
+        return detail::fail_with<result>(std::current_exception());
     }
 }
 
@@ -332,25 +323,6 @@ asio::awaitable<void> queryable::run_script(queryable self, std::string text)
         co_return;
     }
     co_await c->execute_script(text);
-}
-
-asio::awaitable<std::uint64_t> queryable::count_rows(asio::awaitable<result> op)
-{
-    result r = co_await std::move(op);
-    co_return r.rows_affected();
-}
-
-bool queryable::check_single_row(const result& r, bool allow_empty)
-{
-    if (r.size() > 1)
-        throw error(client_errc::too_many_rows,
-                    "expected at most one row, the query returned " + std::to_string(r.size()));
-    if (r.empty()) {
-        if (allow_empty)
-            return false;
-        throw error(client_errc::no_rows, "expected one row, the query returned none");
-    }
-    return true;
 }
 
 // ---- transaction -------------------------------------------------------------------------
@@ -465,7 +437,7 @@ asio::awaitable<void> transaction::commit()
         std::rethrow_exception(failure);
     }
     throw error(client_errc::commit_outcome_unknown,
-                "COMMIT was sent but no answer arrived (" + describe_failure(failure) +
+                "COMMIT was sent but no answer arrived (" + detail::exception_text(failure) +
                     "): the transaction may or may not have been committed");
 }
 
@@ -615,7 +587,7 @@ std::chrono::milliseconds session::retry_delay(const std::exception_ptr& failure
     thread_local std::minstd_rand random{std::random_device{}()};
     std::uniform_int_distribution<std::int64_t> pick(0, ceiling - 1);
     log(log_level::debug, "pgcoro: transaction attempt " + std::to_string(attempt) + " failed (" +
-                              describe_failure(failure) + "); retrying");
+                              detail::exception_text(failure) + "); retrying");
     return std::chrono::milliseconds{pick(random)};
 }
 

@@ -3,6 +3,7 @@
 
 #include <pgcoro/batch.hpp>
 #include <pgcoro/connect_options.hpp>
+#include <pgcoro/detail/query_methods.hpp>
 #include <pgcoro/detail/statement.hpp>
 #include <pgcoro/result.hpp>
 #include <pgcoro/rows.hpp>
@@ -60,7 +61,7 @@ template <row_type T> class row_stream;
 /// Destroying a connection (or calling close()) closes the socket through libpq; the fd is
 /// closed exactly once. Destroying it while an operation is suspended is undefined, as for
 /// any Asio I/O object.
-class connection {
+class connection : public detail::query_methods<connection> {
 public:
     /// A closed connection (every operation throws connection_closed) until a connected one
     /// is moved in. Exists so connections can be held in optionals, containers and Asio
@@ -79,62 +80,10 @@ public:
     static boost::asio::awaitable<connection> connect(boost::asio::any_io_executor executor,
                                                       std::string conninfo);
 
-    /// Runs a statement and decodes all its rows into T (a described struct, a std::tuple or
-    /// a single field type).
-    template <row_type T, detail::parameter... Args>
-    boost::asio::awaitable<std::vector<T>> query(std::string_view sql, const Args&... args)
-    {
-        return decode_all<T>(run_encoded(sql, args...));
-    }
-
-    /// Exactly one row; client_errc::no_rows or too_many_rows otherwise.
-    template <row_type T, detail::parameter... Args>
-    boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args)
-    {
-        return decode_one<T>(run_encoded(sql, args...));
-    }
-
-    /// Zero or one row; client_errc::too_many_rows for more.
-    template <row_type T, detail::parameter... Args>
-    boost::asio::awaitable<std::optional<T>> query_opt(std::string_view sql, const Args&... args)
-    {
-        return decode_optional<T>(run_encoded(sql, args...));
-    }
-
-    /// The single value of a one-row, one-column result.
-    template <field_type T, detail::parameter... Args>
-    boost::asio::awaitable<T> scalar(std::string_view sql, const Args&... args)
-    {
-        return decode_one<T>(run_encoded(sql, args...));
-    }
-
-    /// Runs a statement; returns the number of rows it affected (command tag count).
-    template <detail::parameter... Args>
-    boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args)
-    {
-        return count_rows(run_encoded(sql, args...));
-    }
-
-    /// Runs a statement and returns the undecoded result.
-    template <detail::parameter... Args>
-    boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args)
-    {
-        return run_encoded(sql, args...);
-    }
-
-    /// Starts a statement in single-row mode: rows are decoded one at a time as they arrive,
-    /// never materialised together. The connection stays busy until the stream has
-    /// returned its end (nullopt) or is destroyed; a stream destroyed early leaves the rest
-    /// to be cancelled and drained by the next operation.
-    template <row_type T, detail::parameter... Args>
-    boost::asio::awaitable<row_stream<T>> stream(std::string_view sql, const Args&... args)
-    {
-        try {
-            return open_stream<T>(detail::make_statement(sql, args...));
-        } catch (...) {
-            return fail_with<row_stream<T>>(std::current_exception());
-        }
-    }
+    // query, query_one, query_opt, scalar, execute, query_result, stream and run_encoded
+    // come from detail::query_methods. A stream keeps the connection busy until it has
+    // returned its end (nullopt) or is destroyed; a stream destroyed early leaves the rest
+    // to be cancelled and drained by the next operation.
 
     /// Runs SQL text through the simple query protocol: several ;-separated statements, no
     /// parameters, nothing returned (migrations, DDL scripts). Throws the first error.
@@ -152,20 +101,6 @@ public:
     {
         co_await start_stream(std::move(statement));
         co_return row_stream<T>(*impl_);
-    }
-
-    /// Encodes the parameters now (the awaitable keeps no reference to them) and runs the
-    /// statement when awaited. A parameter that cannot be encoded fails the awaitable, like
-    /// any other error of the operation (so co_spawn delivers it to its completion token);
-    /// nothing is sent.
-    template <detail::parameter... Args>
-    boost::asio::awaitable<result> run_encoded(std::string_view sql, const Args&... args)
-    {
-        try {
-            return run(detail::make_statement(sql, args...)); // constructed in place: no extra move
-        } catch (...) {
-            return fail_with<result>(std::current_exception());
-        }
     }
 
     /// One round trip with the empty query (no parse, no plan, no transaction): throws
@@ -217,41 +152,6 @@ public:
 private:
     explicit connection(std::unique_ptr<detail::connection_impl> impl) noexcept;
     template <row_type T> friend class row_stream;
-
-    template <row_type T>
-    static boost::asio::awaitable<std::vector<T>> decode_all(boost::asio::awaitable<result> op)
-    {
-        result r = co_await std::move(op);
-        co_return rows_as<T>(r);
-    }
-
-    template <row_type T> static boost::asio::awaitable<T> decode_one(boost::asio::awaitable<result> op)
-    {
-        result r = co_await std::move(op);
-        check_single_row(r, false);
-        co_return detail::row_decoder<T>(r).decode(r, 0);
-    }
-
-    template <row_type T>
-    static boost::asio::awaitable<std::optional<T>> decode_optional(boost::asio::awaitable<result> op)
-    {
-        result r = co_await std::move(op);
-        if (!check_single_row(r, true))
-            co_return std::nullopt;
-        co_return detail::row_decoder<T>(r).decode(r, 0);
-    }
-
-    static boost::asio::awaitable<std::uint64_t> count_rows(boost::asio::awaitable<result> op);
-
-    /// An awaitable that fails with `failure` when awaited (for errors found before an
-    /// operation starts).
-    template <class T> static boost::asio::awaitable<T> fail_with(std::exception_ptr failure)
-    {
-        co_await boost::asio::this_coro::executor; // makes this a coroutine; costs nothing
-        std::rethrow_exception(failure);
-    }
-    /// Throws no_rows / too_many_rows; returns whether there is a row.
-    static bool check_single_row(const result& r, bool allow_empty);
 
     boost::asio::awaitable<void> start_stream(detail::statement statement);
 

@@ -5,6 +5,7 @@
 
 #include <pgcoro/batch.hpp>
 #include <pgcoro/connection.hpp>
+#include <pgcoro/detail/query_methods.hpp>
 #include <pgcoro/error.hpp>
 #include <pgcoro/pool.hpp>
 #include <pgcoro/result.hpp>
@@ -81,7 +82,7 @@ struct session_state;
 /// to the pool; a transaction in which that happened must be rolled back.
 ///
 /// Thread safety: none; use a session (and its scopes) from one coroutine at a time.
-class queryable {
+class queryable : public detail::query_methods<queryable> {
 public:
     queryable() noexcept = default;
 
@@ -100,62 +101,11 @@ public:
         return copy;
     }
 
-    /// Runs a statement and decodes all its rows into T (a described struct, a std::tuple or
-    /// a single field type). Parameters are encoded before this returns.
-    template <row_type T, detail::parameter... Args>
-    boost::asio::awaitable<std::vector<T>> query(std::string_view sql, const Args&... args)
-    {
-        return decode_all<T>(run_encoded(sql, args...));
-    }
-
-    /// Exactly one row; client_errc::no_rows or too_many_rows otherwise.
-    template <row_type T, detail::parameter... Args>
-    boost::asio::awaitable<T> query_one(std::string_view sql, const Args&... args)
-    {
-        return decode_one<T>(run_encoded(sql, args...));
-    }
-
-    /// Zero or one row; client_errc::too_many_rows for more.
-    template <row_type T, detail::parameter... Args>
-    boost::asio::awaitable<std::optional<T>> query_opt(std::string_view sql, const Args&... args)
-    {
-        return decode_optional<T>(run_encoded(sql, args...));
-    }
-
-    /// The single value of a one-row, one-column result.
-    template <field_type T, detail::parameter... Args>
-    boost::asio::awaitable<T> scalar(std::string_view sql, const Args&... args)
-    {
-        return decode_one<T>(run_encoded(sql, args...));
-    }
-
-    /// Runs a statement; returns the number of rows it affected.
-    template <detail::parameter... Args>
-    boost::asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args)
-    {
-        return count_rows(run_encoded(sql, args...));
-    }
-
-    /// Runs a statement and returns the undecoded result.
-    template <detail::parameter... Args>
-    boost::asio::awaitable<result> query_result(std::string_view sql, const Args&... args)
-    {
-        return run_encoded(sql, args...);
-    }
-
-    /// Rows decoded one at a time as they arrive (connection::stream). The stream keeps the
-    /// session's connection leased while it exists; the session runs nothing else until the
-    /// stream has ended or is destroyed. Destroying it before its end inside a transaction
-    /// aborts the transaction (the statement is cancelled on the server). No deadline.
-    template <row_type T, detail::parameter... Args>
-    boost::asio::awaitable<row_stream<T>> stream(std::string_view sql, const Args&... args)
-    {
-        try {
-            return stream_statement<T>(detail::make_statement(sql, args...));
-        } catch (...) {
-            return fail_with<row_stream<T>>(std::current_exception());
-        }
-    }
+    // query, query_one, query_opt, scalar, execute, query_result, stream and run_encoded
+    // come from detail::query_methods. A stream keeps the session's connection leased while
+    // it exists; the session runs nothing else until the stream has ended or is destroyed.
+    // Destroying it before its end inside a transaction aborts the transaction (the
+    // statement is cancelled on the server). Streams take no deadline.
 
     /// Sends a batch in one round trip (connection::pipeline).
     boost::asio::awaitable<std::vector<result>> pipeline(batch statements);
@@ -167,18 +117,6 @@ public:
 
     /// Runs an already-encoded statement (the non-template core of the calls above).
     boost::asio::awaitable<result> run(detail::statement statement);
-
-    /// Encodes the parameters now and runs the statement when awaited; a parameter that
-    /// cannot be encoded fails the awaitable and nothing is sent.
-    template <detail::parameter... Args>
-    boost::asio::awaitable<result> run_encoded(std::string_view sql, const Args&... args)
-    {
-        try {
-            return run(detail::make_statement(sql, args...));
-        } catch (...) {
-            return fail_with<result>(std::current_exception());
-        }
-    }
 
     /// The deadline with_timeout set (zero: none).
     std::chrono::milliseconds timeout() const noexcept { return timeout_; }
@@ -194,36 +132,10 @@ protected:
     /// True when the scope is still open (it may have open savepoints).
     bool scope_open() const noexcept;
 
-    template <row_type T>
-    static boost::asio::awaitable<std::vector<T>> decode_all(boost::asio::awaitable<result> op)
-    {
-        result r = co_await std::move(op);
-        co_return rows_as<T>(r);
-    }
-    template <row_type T> static boost::asio::awaitable<T> decode_one(boost::asio::awaitable<result> op)
-    {
-        result r = co_await std::move(op);
-        check_single_row(r, false);
-        co_return detail::row_decoder<T>(r).decode(r, 0);
-    }
-    template <row_type T>
-    static boost::asio::awaitable<std::optional<T>> decode_optional(boost::asio::awaitable<result> op)
-    {
-        result r = co_await std::move(op);
-        if (!check_single_row(r, true))
-            co_return std::nullopt;
-        co_return detail::row_decoder<T>(r).decode(r, 0);
-    }
-    static boost::asio::awaitable<std::uint64_t> count_rows(boost::asio::awaitable<result> op);
-    static bool check_single_row(const result& r, bool allow_empty);
+    friend class detail::query_methods<queryable>;
 
-    template <class T> static boost::asio::awaitable<T> fail_with(std::exception_ptr failure)
-    {
-        co_await boost::asio::this_coro::executor; // makes this a coroutine; costs nothing
-        std::rethrow_exception(failure);
-    }
-
-    template <row_type T> boost::asio::awaitable<row_stream<T>> stream_statement(detail::statement statement)
+    /// The core of stream() (called by detail::query_methods).
+    template <row_type T> boost::asio::awaitable<row_stream<T>> open_stream(detail::statement statement)
     {
         connection* c = co_await prepare_statement();
         row_stream<T> rows = co_await c->template open_stream<T>(std::move(statement));

@@ -37,6 +37,7 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 using pgcoro::client_errc;
+using test::describe;
 
 namespace {
 
@@ -87,17 +88,6 @@ std::chrono::seconds stress_duration()
 {
     const char* value = std::getenv("PGCORO_STRESS_SECONDS");
     return std::chrono::seconds{value && *value ? std::atoi(value) : 10};
-}
-
-std::string describe(const std::exception_ptr& failure)
-{
-    try {
-        std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "unknown exception";
-    }
 }
 
 /// The SQL, built once (and never inside a co_await expression).

@@ -11,7 +11,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,29 +51,6 @@ asio::awaitable<std::int64_t> committed_rows()
     auto n = co_await observer.scalar<std::int64_t>("SELECT count(*) FROM " + table());
     co_return n;
 }
-
-/// Captures pgcoro's log lines for the lifetime of the object.
-struct captured_log {
-    captured_log()
-    {
-        previous = pgcoro::set_logger([this](pgcoro::log_level level, std::string_view line) {
-            std::lock_guard guard(mutex);
-            lines.emplace_back(level, std::string(line));
-        });
-    }
-    ~captured_log() { pgcoro::set_logger(std::move(previous)); }
-    std::size_t warnings_containing(std::string_view text)
-    {
-        std::lock_guard guard(mutex);
-        std::size_t n = 0;
-        for (auto& [level, line] : lines)
-            n += level == pgcoro::log_level::warning && line.find(text) != std::string::npos;
-        return n;
-    }
-    std::mutex mutex;
-    std::vector<std::pair<pgcoro::log_level, std::string>> lines;
-    pgcoro::log_function previous;
-};
 
 } // namespace
 
@@ -120,7 +96,7 @@ BOOST_AUTO_TEST_CASE(rolled_back_transaction_is_invisible)
 
 BOOST_AUTO_TEST_CASE(scope_left_without_commit_is_rolled_back_with_a_warning)
 {
-    captured_log log;
+    test::captured_log log;
     test::run([&]() -> asio::awaitable<void> {
         pgcoro::pool pool(co_await asio::this_coro::executor, options_for("sess_scope_exit", 1));
         co_await fresh_table(pool);
@@ -152,7 +128,7 @@ BOOST_AUTO_TEST_CASE(scope_left_without_commit_is_rolled_back_with_a_warning)
 
 BOOST_AUTO_TEST_CASE(scope_unwound_by_an_exception_is_rolled_back)
 {
-    captured_log log;
+    test::captured_log log;
     test::run([&]() -> asio::awaitable<void> {
         pgcoro::pool pool(co_await asio::this_coro::executor, options_for("sess_unwind", 1));
         co_await fresh_table(pool);
@@ -271,7 +247,7 @@ BOOST_AUTO_TEST_CASE(rolling_back_an_outer_scope_ends_the_inner_ones)
 
 BOOST_AUTO_TEST_CASE(abandoned_savepoint_is_rolled_back_before_the_parent_goes_on)
 {
-    captured_log log;
+    test::captured_log log;
     test::run([&]() -> asio::awaitable<void> {
         pgcoro::pool pool(co_await asio::this_coro::executor, options_for("sess_sp_abandon"));
         co_await fresh_table(pool);

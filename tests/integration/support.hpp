@@ -9,9 +9,12 @@
 
 #include <cstdlib>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace test {
 
@@ -111,5 +114,46 @@ template <class Body, class Code> pgcoro::error expect_error(Body&& body, Code e
     BOOST_FAIL("expected a pgcoro::error, nothing was thrown");
     throw; // unreachable
 }
+
+/// what() of a captured exception ("no exception" for none), for test messages.
+inline std::string describe(const std::exception_ptr& failure)
+{
+    if (!failure)
+        return "no exception";
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
+/// Captures pgcoro's log lines for the lifetime of the object.
+struct captured_log {
+    captured_log()
+    {
+        previous = pgcoro::set_logger([this](pgcoro::log_level level, std::string_view line) {
+            std::lock_guard guard(mutex);
+            lines.emplace_back(level, std::string(line));
+        });
+    }
+    ~captured_log() { pgcoro::set_logger(std::move(previous)); }
+    captured_log(const captured_log&) = delete;
+    captured_log& operator=(const captured_log&) = delete;
+
+    std::size_t warnings_containing(std::string_view text)
+    {
+        std::lock_guard guard(mutex);
+        std::size_t n = 0;
+        for (auto& [level, line] : lines)
+            n += level == pgcoro::log_level::warning && line.find(text) != std::string::npos;
+        return n;
+    }
+
+    std::mutex mutex;
+    std::vector<std::pair<pgcoro::log_level, std::string>> lines;
+    pgcoro::log_function previous;
+};
 
 } // namespace test
