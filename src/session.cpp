@@ -383,7 +383,9 @@ asio::awaitable<transaction> transaction::begin()
     const std::size_t level = level_ + 1;
     // A failure (or cancellation) leaves this scope as it was: a server error aborts it as
     // any failed statement does, an interruption is caught by the next statement's recovery.
-    co_await c->execute_script("SAVEPOINT " + savepoint_name(level));
+    // Built first: no string temporaries inside a co_await (g++ 12, see README).
+    const std::string sql = "SAVEPOINT " + savepoint_name(level);
+    co_await c->execute_script(sql);
     detail::session_state& state = *state_;
     const std::uint64_t id = state.next_id++;
     state.scopes.push_back({id, {}});
@@ -407,8 +409,9 @@ asio::awaitable<void> transaction::commit()
     detail::session_state& state = *state_;
     if (level_ > 1) {
         state.scopes.resize(level_ - 1);
+        const std::string sql = "RELEASE SAVEPOINT " + savepoint_name(level_);
         try {
-            co_await c->execute_script("RELEASE SAVEPOINT " + savepoint_name(level_));
+            co_await c->execute_script(sql);
         } catch (...) {
             if (!state.scopes.empty() && state.scopes.back().aborted.empty())
                 state.scopes.back().aborted = "releasing a savepoint failed";
@@ -476,7 +479,8 @@ asio::awaitable<void> transaction::rollback()
         if (c.is_interrupted())
             co_await c.recover();
         const std::string name = savepoint_name(level_);
-        co_await c.execute_script("ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name);
+        const std::string sql = "ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name;
+        co_await c.execute_script(sql);
     } catch (...) {
         if (!state.scopes.empty() && state.scopes.back().aborted.empty())
             state.scopes.back().aborted = "rolling back a savepoint failed";
