@@ -135,12 +135,14 @@ BOOST_AUTO_TEST_CASE(backend_killed_mid_query_reports_connection_lost)
         auto killer = co_await test::connect();
         auto ex = co_await asio::this_coro::executor;
         int pid = victim.backend_pid();
+        bool killer_done = false;
         asio::co_spawn(
             ex,
-            [&killer, pid]() -> asio::awaitable<void> {
+            [&killer, &killer_done, pid]() -> asio::awaitable<void> {
                 asio::steady_timer t(co_await asio::this_coro::executor, 200ms);
                 co_await t.async_wait(asio::use_awaitable);
                 co_await killer.execute("SELECT pg_terminate_backend($1)", pid);
+                killer_done = true;
             },
             asio::detached);
         try {
@@ -154,6 +156,13 @@ BOOST_AUTO_TEST_CASE(backend_killed_mid_query_reports_connection_lost)
         }
         BOOST_TEST(!victim.is_open());
         co_await test::expect_failure(victim.execute("SELECT 1"), client_errc::connection_lost);
+        // The victim may notice its end before the killer has read its own answer: keep the
+        // killer's connection alive until then (ASan caught the use after free).
+        for (int i = 0; i < 500 && !killer_done; ++i) {
+            asio::steady_timer t(ex, 10ms);
+            co_await t.async_wait(asio::use_awaitable);
+        }
+        BOOST_TEST(killer_done);
     });
 }
 
