@@ -113,9 +113,6 @@ void throw_column_not_found(std::string_view member, std::string_view cpp_type)
                                                    std::string(cpp_type) + "::" + std::string(member));
 }
 
-} // namespace detail
-namespace detail {
-
 bool check_single_row(const result& r, bool allow_empty)
 {
     if (r.size() > 1)

@@ -111,7 +111,9 @@ public:
     /// Finishes an interrupted operation now instead of at the start of the next one: a
     /// cancel request if the server may still be running it, then its remaining results are
     /// read and dropped, within 5 s; past that (or if the server is gone) the connection is
-    /// closed and connection_lost thrown. Does nothing on a clean connection.
+    /// closed and connection_lost thrown. Cancelling it throws operation_aborted and leaves
+    /// the connection interrupted (the next operation recovers). Does nothing on a clean
+    /// connection.
     boost::asio::awaitable<void> recover();
 
     /// Closes the connection now (no round trip to wait for). Idempotent.
