@@ -281,14 +281,19 @@ asio::awaitable<void> serializable_transfer(pgcoro::session& s, transfer t, cons
         ++out.retried_units;
     }
     if (failure) {
+        // Out of attempts is a legitimate outcome under this much contention (seen under
+        // ASan: 4 of 7852 units): the transfer did not happen. Its rate is checked below.
+        bool exhausted = false;
         try {
             std::rethrow_exception(failure);
         } catch (const pgcoro::error& e) {
-            if (pgcoro::is_retryable(e.code()))
-                ++out.exhausted;
+            exhausted = pgcoro::is_retryable(e.code()) && attempts >= policy.max_attempts;
         } catch (...) {
         }
-        std::rethrow_exception(failure);
+        if (!exhausted)
+            std::rethrow_exception(failure);
+        ++out.exhausted;
+        co_return;
     }
     if (rejected) {
         ++out.rejected;
@@ -565,6 +570,8 @@ BOOST_AUTO_TEST_CASE(concurrent_transfers_keep_the_total_balance)
     BOOST_TEST_MESSAGE("  serializable: " << out.serializable_units.load() << " units, " << out.retries.load()
                                           << " retries in " << out.retried_units.load() << " units, "
                                           << out.exhausted.load() << " out of attempts");
+    // Retrying works: exhausting 10 attempts stays rare (1 %) even on a slow build.
+    BOOST_TEST(out.exhausted.load() * 100 <= out.serializable_units.load());
     BOOST_TEST_MESSAGE("  savepoints rolled back: " << out.savepoint_rollbacks.load()
                                                     << ", NOWAIT lock failures: "
                                                     << out.nowait_failures.load());
