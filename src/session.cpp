@@ -595,6 +595,18 @@ std::chrono::milliseconds session::retry_delay(const std::exception_ptr& failure
     return std::chrono::milliseconds{pick(random)};
 }
 
+void session::rethrow_cancelled(const std::exception_ptr& failure)
+{
+    try {
+        std::rethrow_exception(failure);
+    } catch (const error& e) {
+        if (is_retryable(e.code()))
+            throw error(client_errc::operation_aborted,
+                        std::string("cancelled instead of retrying the transaction after: ") + e.what());
+        throw;
+    }
+}
+
 asio::awaitable<void> session::sleep(std::chrono::milliseconds pause)
 {
     if (pause.count() == 0)

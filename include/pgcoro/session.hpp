@@ -303,7 +303,7 @@ private:
             auto cancellation = co_await boost::asio::this_coro::cancellation_state;
             if (cancellation.cancelled() != boost::asio::cancellation_type::none) {
                 tx.abandon(true);
-                std::rethrow_exception(failure);
+                rethrow_cancelled(failure); // a retryable failure becomes operation_aborted
             }
             // co_await is not allowed inside a handler: roll back out here.
             co_await end_failed_attempt(tx);
@@ -322,6 +322,9 @@ private:
     std::chrono::milliseconds retry_delay(const std::exception_ptr& failure, unsigned attempt,
                                           const retry_policy& policy) const;
     static boost::asio::awaitable<void> sleep(std::chrono::milliseconds pause);
+    /// Rethrows `failure`, except that a failure the policy would have retried is reported
+    /// as the cancellation that stopped the retry (client_errc::operation_aborted).
+    [[noreturn]] static void rethrow_cancelled(const std::exception_ptr& failure);
 };
 
 } // namespace pgcoro
