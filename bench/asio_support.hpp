@@ -1,7 +1,8 @@
 // What the pooled benchmarks, pool_bench.cpp and transaction_bench.cpp, share on top of
 // bench_support.hpp: timers and thread runners for an io_context, the first-failure flag of
 // a group of coroutines (or threads), per-worker counters, the pool's counters as text and
-// a median. Header-only: inline functions in namespace bench.
+// a median, and the controller of C load coroutines on a pool. Header-only: inline functions in namespace
+// bench.
 
 #pragma once
 
@@ -11,6 +12,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -18,8 +20,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -114,6 +118,76 @@ inline double median(std::vector<double> v)
     std::sort(v.begin(), v.end());
     const std::size_t n = v.size();
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/// What C load coroutines share with their controller. Options names clients, seconds and
+/// warmup_seconds (and whatever the workers read).
+template <class Options> struct load_state {
+    load_state(const Options& opts, pgcoro::pool& p)
+        : o(opts), pool(p), counters(std::make_unique<worker_counter[]>(opts.clients))
+    {}
+
+    const Options& o;
+    pgcoro::pool& pool;
+    std::unique_ptr<worker_counter[]> counters;
+    std::atomic<std::size_t> ready{0};    // coroutines holding their first connection
+    std::atomic<std::size_t> finished{0}; // coroutines done (or failed)
+    std::atomic<bool> go{false};
+    std::atomic<bool> stop{false};
+    failure_flag failure;
+
+    /// Units (queries or transactions) done by all workers so far.
+    long total() const noexcept
+    {
+        long sum = 0;
+        for (std::size_t i = 0; i < o.clients; ++i)
+            sum += counters[i].queries.load(std::memory_order_relaxed);
+        return sum;
+    }
+};
+
+struct load_result {
+    measurement m;
+    double connect_seconds = 0;
+    pgcoro::pool_stats stats;
+    std::int64_t checksum = 0;
+};
+
+/// Starts one `worker(s, index, checksum)` per client, waits until each holds its first
+/// connection, lets them run through the warm-up, measures `seconds`, stops them, and
+/// collects the pool's stats and the checksums before closing the pool.
+template <class Options>
+boost::asio::awaitable<void>
+load_controller(load_state<Options>& s, load_result& r,
+                boost::asio::awaitable<void> (*worker)(load_state<Options>&, std::size_t, std::int64_t&))
+{
+    auto executor = co_await boost::asio::this_coro::executor;
+    boost::asio::steady_timer timer(executor);
+    const std::size_t clients = s.o.clients;
+    std::vector<std::int64_t> checksums(clients);
+    const steady::time_point started = steady::now();
+    for (std::size_t i = 0; i < clients; ++i)
+        boost::asio::co_spawn(executor, worker(s, i, checksums[i]), boost::asio::detached);
+    while (s.ready.load() < clients && !s.failure.failed())
+        co_await pause(timer, std::chrono::milliseconds{1});
+    r.connect_seconds = std::chrono::duration<double>(steady::now() - started).count();
+    s.go.store(true, std::memory_order_release);
+
+    if (!s.failure.failed()) {
+        if (s.o.warmup_seconds > 0)
+            co_await pause(timer, to_duration(s.o.warmup_seconds));
+        snapshot begin = snapshot::take(s.total());
+        co_await pause(timer, to_duration(s.o.seconds));
+        snapshot end = snapshot::take(s.total());
+        r.m = difference(begin, end);
+    }
+    s.stop.store(true);
+    while (s.finished.load() < clients)
+        co_await pause(timer, std::chrono::milliseconds{1});
+    r.stats = s.pool.stats();
+    for (std::int64_t c : checksums)
+        r.checksum += c;
+    co_await s.pool.close();
 }
 
 } // namespace bench

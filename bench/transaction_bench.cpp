@@ -260,35 +260,7 @@ struct simple_update_unit {
     }
 };
 
-struct load_state {
-    load_state(const options& opts, pgcoro::pool& p)
-        : o(opts), pool(p), counters(std::make_unique<worker_counter[]>(opts.clients))
-    {}
-
-    const options& o;
-    pgcoro::pool& pool;
-    std::unique_ptr<worker_counter[]> counters;
-    std::atomic<std::size_t> ready{0};    // coroutines holding their first lease
-    std::atomic<std::size_t> finished{0}; // coroutines done (or failed)
-    std::atomic<bool> go{false};
-    std::atomic<bool> stop{false};
-    failure_flag failure;
-
-    long total_transactions() const noexcept
-    {
-        long sum = 0;
-        for (std::size_t i = 0; i < o.clients; ++i)
-            sum += counters[i].queries.load(std::memory_order_relaxed);
-        return sum;
-    }
-};
-
-struct load_result {
-    measurement m;
-    double connect_seconds = 0;
-    pgcoro::pool_stats stats;
-    std::int64_t checksum = 0;
-};
+using load_state = bench::load_state<options>;
 
 asio::awaitable<void> transaction_worker(load_state& s, std::size_t index, std::int64_t& checksum)
 {
@@ -343,37 +315,6 @@ asio::awaitable<void> transaction_worker(load_state& s, std::size_t index, std::
     s.finished.fetch_add(1);
 }
 
-asio::awaitable<void> load_controller(load_state& s, load_result& r)
-{
-    auto executor = co_await asio::this_coro::executor;
-    asio::steady_timer timer(executor);
-    const std::size_t clients = s.o.clients;
-    std::vector<std::int64_t> checksums(clients);
-    const steady::time_point started = steady::now();
-    for (std::size_t i = 0; i < clients; ++i)
-        asio::co_spawn(executor, transaction_worker(s, i, checksums[i]), asio::detached);
-    while (s.ready.load() < clients && !s.failure.failed())
-        co_await pause(timer, 1ms);
-    r.connect_seconds = std::chrono::duration<double>(steady::now() - started).count();
-    s.go.store(true, std::memory_order_release);
-
-    if (!s.failure.failed()) {
-        if (s.o.warmup_seconds > 0)
-            co_await pause(timer, to_duration(s.o.warmup_seconds));
-        snapshot begin = snapshot::take(s.total_transactions());
-        co_await pause(timer, to_duration(s.o.seconds));
-        snapshot end = snapshot::take(s.total_transactions());
-        r.m = difference(begin, end);
-    }
-    s.stop.store(true);
-    while (s.finished.load() < clients)
-        co_await pause(timer, 1ms);
-    r.stats = s.pool.stats();
-    for (std::int64_t c : checksums)
-        r.checksum += c;
-    co_await s.pool.close();
-}
-
 void print_load_line(const options& o, const measurement& m, double connect_seconds, const std::string& extra,
                      std::int64_t checksum)
 {
@@ -396,7 +337,7 @@ int run_pgcoro(const options& o)
 
     load_state s(o, pool);
     load_result r;
-    run_to_completion(io, o.threads, load_controller(s, r));
+    run_to_completion(io, o.threads, load_controller(s, r, transaction_worker));
     s.failure.rethrow();
 
     print_load_line(o, r.m, r.connect_seconds, pool_counters(r.stats), r.checksum);
