@@ -66,6 +66,8 @@ public:
             return "a nested transaction scope is open; run statements through it";
         case client_errc::commit_outcome_unknown:
             return "COMMIT was sent but its outcome is unknown";
+        case client_errc::relation_not_loaded:
+            return "the relation was not loaded";
         }
         return "unknown pgcoro client error";
     }

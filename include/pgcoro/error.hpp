@@ -41,6 +41,7 @@ enum class client_errc {
     transaction_closed,        ///< the transaction (or savepoint) was already committed or rolled back
     scope_not_innermost, ///< a statement through a scope that has a savepoint (or transaction) open inside it
     commit_outcome_unknown, ///< COMMIT was sent but its answer never arrived
+    relation_not_loaded,    ///< a pgcoro::related member was read before it was loaded
 };
 
 /// The category of client_errc codes.

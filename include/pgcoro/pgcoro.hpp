@@ -5,11 +5,16 @@
 #include <pgcoro/connect_options.hpp>
 #include <pgcoro/connection.hpp>
 #include <pgcoro/error.hpp>
+#include <pgcoro/expression.hpp>
 #include <pgcoro/identifier.hpp>
 #include <pgcoro/logger.hpp>
+#include <pgcoro/model.hpp>
 #include <pgcoro/pool.hpp>
+#include <pgcoro/repository.hpp>
 #include <pgcoro/result.hpp>
 #include <pgcoro/row_lock.hpp>
 #include <pgcoro/rows.hpp>
+#include <pgcoro/select.hpp>
 #include <pgcoro/session.hpp>
+#include <pgcoro/sql_statement.hpp>
 #include <pgcoro/types.hpp>

@@ -18,7 +18,13 @@ namespace pgcoro {
 template <class T> struct is_tuple : std::false_type {};
 template <class... Ts> struct is_tuple<std::tuple<Ts...>> : std::true_type {};
 
-/// A struct described with BOOST_DESCRIBE_STRUCT whose public members are all field types.
+/// Customisation point: a member type for which this is true is not backed by a column
+/// (pgcoro::related, for relationship collections). Row decoding leaves such members
+/// default-constructed and never looks for a column of their name.
+template <class M> struct non_column : std::false_type {};
+
+/// A struct described with BOOST_DESCRIBE_STRUCT whose public members are field types (or
+/// non_column members).
 template <class T>
 concept described_row = std::is_class_v<T> && !field_type<T> && !is_tuple<T>::value &&
                         boost::describe::has_describe_members<T>::value;
@@ -39,6 +45,21 @@ template <class T> constexpr std::size_t row_width()
         return std::tuple_size_v<T>;
     else
         return boost::mp11::mp_size<boost::describe::describe_members<T, public_members::value>>::value;
+}
+
+/// The type of a described member.
+template <class T, class Descriptor>
+using member_type_t = std::remove_cvref_t<decltype(std::declval<T&>().*Descriptor::pointer)>;
+
+/// Calls f(descriptor) for every public member of T that is backed by a column, in
+/// declaration order.
+template <class T, class F> void for_each_column(F&& f)
+{
+    boost::mp11::mp_for_each<boost::describe::describe_members<T, public_members::value>>([&](auto member) {
+        using M = member_type_t<T, decltype(member)>;
+        if constexpr (!non_column<M>::value)
+            f(member);
+    });
 }
 
 [[noreturn]] void throw_column_count(const result& r, std::size_t expected, std::string_view cpp_type);
@@ -64,11 +85,10 @@ public:
         } else {
             T value{};
             std::size_t index = 0;
-            boost::mp11::mp_for_each<boost::describe::describe_members<T, public_members::value>>(
-                [&](auto member) {
-                    using M = std::remove_cvref_t<decltype(value.*member.pointer)>;
-                    value.*member.pointer = decode_column<M>(r, row, columns_[index++]);
-                });
+            for_each_column<T>([&](auto member) {
+                using M = member_type_t<T, decltype(member)>;
+                value.*member.pointer = decode_column<M>(r, row, columns_[index++]);
+            });
             return value;
         }
     }
@@ -90,17 +110,16 @@ private:
             (std::make_index_sequence<std::tuple_size_v<T>>{});
         } else {
             std::size_t index = 0;
-            boost::mp11::mp_for_each<boost::describe::describe_members<T, public_members::value>>(
-                [&](auto member) {
-                    using M = std::remove_cvref_t<decltype(std::declval<T&>().*member.pointer)>;
-                    static_assert(field_type<M>, "every public member of a row struct must be a "
-                                                 "field type (see pgcoro/types/traits.hpp)");
-                    auto column = r.find_column(member.name);
-                    if (!column)
-                        throw_column_not_found(member.name, cpp_type_name(typeid(T)));
-                    check_column<M>(r, *column);
-                    columns_[index++] = *column;
-                });
+            for_each_column<T>([&](auto member) {
+                using M = member_type_t<T, decltype(member)>;
+                static_assert(field_type<M>, "every public member of a row struct must be a field type "
+                                             "(see pgcoro/types/traits.hpp) or a pgcoro::related");
+                auto column = r.find_column(member.name);
+                if (!column)
+                    throw_column_not_found(member.name, cpp_type_name(typeid(T)));
+                check_column<M>(r, *column);
+                columns_[index++] = *column;
+            });
         }
     }
 

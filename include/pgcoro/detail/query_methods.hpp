@@ -3,9 +3,13 @@
 // encodes its parameters at once, runs the statement through Derived::run (or starts a
 // stream through Derived::open_stream) and decodes the result.
 
+#include <pgcoro/batch.hpp>
 #include <pgcoro/detail/statement.hpp>
+#include <pgcoro/model_fwd.hpp>
 #include <pgcoro/result.hpp>
 #include <pgcoro/rows.hpp>
+#include <pgcoro/sql_statement.hpp>
+#include <pgcoro/types/basic.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -13,6 +17,8 @@
 #include <cstdint>
 #include <exception>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -33,8 +39,22 @@ template <class T> boost::asio::awaitable<T> fail_with(std::exception_ptr failur
     std::rethrow_exception(failure);
 }
 
-/// CRTP base: Derived provides `awaitable<result> run(statement)` and
+/// An awaitable that yields `value` at once (for results known before any I/O).
+template <class T> boost::asio::awaitable<T> ready(T value)
+{
+    co_await boost::asio::this_coro::executor;
+    co_return value;
+}
+
+/// Joins the rows of an EXPLAIN result into the plan text.
+std::string plan_text(const result& r);
+
+/// CRTP base: Derived provides `awaitable<result> run(statement)`,
+/// `awaitable<std::vector<result>> pipeline(batch)` and
 /// `template <row_type T> awaitable<row_stream<T>> open_stream(statement)`.
+///
+/// The model calls (get ... restore, all ... exists) are declared here and need the models
+/// layer's headers (pgcoro/repository.hpp, which pgcoro.hpp includes) where they are used.
 template <class Derived> class query_methods {
 public:
     /// Runs a statement and decodes all its rows into T (a described struct, a std::tuple or
@@ -105,8 +125,328 @@ public:
         }
     }
 
+
+    // ---- statements built by the query builders (sql_statement) --------------------------
+
+    /// query() of a rendered statement (a builder's render(), or any sql_statement).
+    template <row_type T> boost::asio::awaitable<std::vector<T>> query(sql_statement statement)
+    {
+        return decode_all<T>(self().run(std::move(statement).native()));
+    }
+    template <row_type T> boost::asio::awaitable<T> query_one(sql_statement statement)
+    {
+        return decode_one<T>(self().run(std::move(statement).native()));
+    }
+    template <row_type T> boost::asio::awaitable<std::optional<T>> query_opt(sql_statement statement)
+    {
+        return decode_optional<T>(self().run(std::move(statement).native()));
+    }
+    boost::asio::awaitable<std::uint64_t> execute(sql_statement statement)
+    {
+        return count_rows(self().run(std::move(statement).native()));
+    }
+    boost::asio::awaitable<result> query_result(sql_statement statement)
+    {
+        return self().run(std::move(statement).native());
+    }
+
+    /// EXPLAIN (ANALYZE, BUFFERS) of the statement, with its parameters: the plan text.
+    /// ANALYZE runs the statement — an INSERT, UPDATE or DELETE really writes (wrap it in a
+    /// transaction you roll back).
+    boost::asio::awaitable<std::string> explain_analyze(sql_statement statement)
+    {
+        return explained(std::move(statement), "EXPLAIN (ANALYZE, BUFFERS) ");
+    }
+    /// EXPLAIN of the statement (the plan, without running it).
+    boost::asio::awaitable<std::string> explain(sql_statement statement)
+    {
+        return explained(std::move(statement), "EXPLAIN ");
+    }
+
+    // ---- models (pgcoro/model.hpp) --------------------------------------------------------
+    // Every value is bound as a parameter and every identifier quoted. Nothing commits: the
+    // statements run in the caller's scope (a transaction if one is open). The statement is
+    // built (and its values encoded) before the returned awaitable runs, so the awaitable
+    // keeps no reference to the arguments.
+
+    /// The row of model T with primary key `key` (a std::tuple for a composite key);
+    /// nullopt if there is none (or it is soft-deleted, unless `deleted` is include).
+    template <class T, class Key>
+    boost::asio::awaitable<std::optional<T>> get(const Key& key, deleted_rows deleted = deleted_rows::exclude)
+    {
+        return start_optional<T>([&] { return model_statements<T>::get(key, deleted); });
+    }
+
+    /// The one row of T matching `condition` (`col(&User::email) == e`); nullopt if none;
+    /// client_errc::too_many_rows if several.
+    template <class T>
+    boost::asio::awaitable<std::optional<T>> get_by(const predicate& condition,
+                                                    deleted_rows deleted = deleted_rows::exclude)
+    {
+        return start_optional<T>([&] { return model_statements<T>::list(condition, deleted, 2); });
+    }
+
+    /// Every row of T matching `condition`, ordered by primary key.
+    template <class T>
+    boost::asio::awaitable<std::vector<T>> list(const predicate& condition, deleted_rows deleted = deleted_rows::exclude)
+    {
+        return start_all<T>([&] { return model_statements<T>::list(condition, deleted, std::nullopt); });
+    }
+    /// Every row of T, ordered by primary key.
+    template <class T> boost::asio::awaitable<std::vector<T>> list(deleted_rows deleted = deleted_rows::exclude)
+    {
+        return start_all<T>([&] { return model_statements<T>::list({}, deleted, std::nullopt); });
+    }
+
+    /// The rows a select query selects.
+    template <class T, class R> boost::asio::awaitable<std::vector<R>> all(const select_query<T, R>& query)
+    {
+        return start_all<R>([&] { return query.render(); });
+    }
+    /// The first row (the query with LIMIT 1), or nullopt.
+    template <class T, class R> boost::asio::awaitable<std::optional<R>> first(const select_query<T, R>& query)
+    {
+        return start_optional<R>([&] {
+            select_query<T, R> limited = query;
+            limited.limit(1);
+            return limited.render();
+        });
+    }
+    /// Exactly one row; client_errc::no_rows or too_many_rows otherwise.
+    template <class T, class R> boost::asio::awaitable<R> one(const select_query<T, R>& query)
+    {
+        try {
+            return decode_one<R>(self().run(query.render().native()));
+        } catch (...) {
+            return fail_with<R>(std::current_exception());
+        }
+    }
+    /// How many rows the query selects (honouring its limit and offset).
+    template <class T, class R> boost::asio::awaitable<std::int64_t> count(const select_query<T, R>& query)
+    {
+        try {
+            return decode_one<std::int64_t>(self().run(query.render_count().native()));
+        } catch (...) {
+            return fail_with<std::int64_t>(std::current_exception());
+        }
+    }
+    /// Whether the query selects any row.
+    template <class T, class R> boost::asio::awaitable<bool> exists(const select_query<T, R>& query)
+    {
+        try {
+            return decode_one<bool>(self().run(query.render_exists().native()));
+        } catch (...) {
+            return fail_with<bool>(std::current_exception());
+        }
+    }
+    /// EXPLAIN (ANALYZE, BUFFERS) of a select query: the plan text.
+    template <class T, class R> boost::asio::awaitable<std::string> explain_analyze(const select_query<T, R>& query)
+    {
+        try {
+            return explain_analyze(query.render());
+        } catch (...) {
+            return fail_with<std::string>(std::current_exception());
+        }
+    }
+
+    /// INSERT of `object` (generated columns left to the database, created_at/updated_at
+    /// set to now()); returns the row as stored (RETURNING), generated values filled in.
+    template <class T> boost::asio::awaitable<T> insert(const T& object)
+    {
+        try {
+            return decode_one<T>(self().run(model_statements<T>::insert(object).native()));
+        } catch (...) {
+            return fail_with<T>(std::current_exception());
+        }
+    }
+
+    /// Inserts every row; returns how many. All or nothing: one pipelined round trip of
+    /// prepared INSERTs in one implicit transaction (or the caller's), or a binary COPY —
+    /// see insert_many_options. Generated columns are left to the database (their values
+    /// are not read back: use insert_many_returning for that).
+    template <class T>
+    boost::asio::awaitable<std::uint64_t> insert_many(std::span<const T> rows, insert_many_options options = {})
+    {
+        try {
+            if (rows.empty())
+                return ready<std::uint64_t>(0);
+            (void)options; // COPY comes with copy_in
+            return count_batch(self().pipeline(model_statements<T>::insert_batch(rows, false)));
+        } catch (...) {
+            return fail_with<std::uint64_t>(std::current_exception());
+        }
+    }
+    template <class T>
+    boost::asio::awaitable<std::uint64_t> insert_many(const std::vector<T>& rows, insert_many_options options = {})
+    {
+        return insert_many(std::span<const T>(rows), options);
+    }
+
+    /// Inserts every row in one pipelined round trip and returns them as stored.
+    template <class T> boost::asio::awaitable<std::vector<T>> insert_many_returning(std::span<const T> rows)
+    {
+        try {
+            if (rows.empty())
+                return ready(std::vector<T>{});
+            return decode_batch<T>(self().pipeline(model_statements<T>::insert_batch(rows, true)));
+        } catch (...) {
+            return fail_with<std::vector<T>>(std::current_exception());
+        }
+    }
+    template <class T> boost::asio::awaitable<std::vector<T>> insert_many_returning(const std::vector<T>& rows)
+    {
+        return insert_many_returning(std::span<const T>(rows));
+    }
+
+    /// UPDATE of every column but the key, created_at and deleted_at, by primary key;
+    /// updated_at = now(). Returns the row as stored; client_errc::no_rows if no row has the
+    /// key.
+    template <class T> boost::asio::awaitable<T> update(const T& object)
+    {
+        try {
+            return decode_updated<T>(self().run(model_statements<T>::update(object, nullptr).native()));
+        } catch (...) {
+            return fail_with<T>(std::current_exception());
+        }
+    }
+    /// UPDATE of the named columns only (`pgcoro::columns(&User::name)`), plus updated_at.
+    template <class T> boost::asio::awaitable<T> update(const T& object, const column_list<T>& only)
+    {
+        try {
+            return decode_updated<T>(self().run(model_statements<T>::update(object, &only).native()));
+        } catch (...) {
+            return fail_with<T>(std::current_exception());
+        }
+    }
+
+    /// INSERT ... ON CONFLICT (conflict columns; empty: the primary key) DO UPDATE of every
+    /// inserted column but the conflict and key columns, created_at and deleted_at
+    /// (updated_at = now()). Returns the stored row and whether it was inserted.
+    template <class T>
+    boost::asio::awaitable<upsert_result<T>> upsert(const T& object, const column_list<T>& conflict)
+    {
+        try {
+            return decode_upsert<T>(self().run(model_statements<T>::upsert(object, conflict, nullptr).native()));
+        } catch (...) {
+            return fail_with<upsert_result<T>>(std::current_exception());
+        }
+    }
+    /// As above, updating only `update_columns` (plus updated_at) on conflict.
+    template <class T>
+    boost::asio::awaitable<upsert_result<T>> upsert(const T& object, const column_list<T>& conflict,
+                                                    const column_list<T>& update_columns)
+    {
+        try {
+            return decode_upsert<T>(
+                self().run(model_statements<T>::upsert(object, conflict, &update_columns).native()));
+        } catch (...) {
+            return fail_with<upsert_result<T>>(std::current_exception());
+        }
+    }
+
+    /// DELETE by primary key; true if a row was deleted.
+    template <class T> boost::asio::awaitable<bool> remove(const T& object)
+    {
+        try {
+            return any_rows(self().run(model_statements<T>::remove(object).native()));
+        } catch (...) {
+            return fail_with<bool>(std::current_exception());
+        }
+    }
+    /// Soft delete: deleted_at = now() (and updated_at) by primary key; true if the row
+    /// existed and was not already deleted. client_errc::invalid_argument for a model
+    /// without deleted_at.
+    template <class T> boost::asio::awaitable<bool> soft_remove(const T& object)
+    {
+        try {
+            return any_rows(self().run(model_statements<T>::set_deleted(object, true).native()));
+        } catch (...) {
+            return fail_with<bool>(std::current_exception());
+        }
+    }
+    /// Undoes soft_remove: deleted_at = NULL; true if the row was soft-deleted.
+    template <class T> boost::asio::awaitable<bool> restore(const T& object)
+    {
+        try {
+            return any_rows(self().run(model_statements<T>::set_deleted(object, false).native()));
+        } catch (...) {
+            return fail_with<bool>(std::current_exception());
+        }
+    }
+
 private:
     Derived& self() noexcept { return static_cast<Derived&>(*this); }
+
+    template <row_type T, class Make> boost::asio::awaitable<std::optional<T>> start_optional(Make make)
+    {
+        try {
+            return decode_optional<T>(self().run(make().native()));
+        } catch (...) {
+            return fail_with<std::optional<T>>(std::current_exception());
+        }
+    }
+    template <row_type T, class Make> boost::asio::awaitable<std::vector<T>> start_all(Make make)
+    {
+        try {
+            return decode_all<T>(self().run(make().native()));
+        } catch (...) {
+            return fail_with<std::vector<T>>(std::current_exception());
+        }
+    }
+    boost::asio::awaitable<std::string> explained(sql_statement statement, std::string_view prefix)
+    {
+        detail::statement s = std::move(statement).native();
+        s.sql.insert(0, prefix);
+        return plan(self().run(std::move(s)));
+    }
+
+    static boost::asio::awaitable<std::string> plan(boost::asio::awaitable<result> op)
+    {
+        result r = co_await std::move(op);
+        co_return plan_text(r);
+    }
+    static boost::asio::awaitable<bool> any_rows(boost::asio::awaitable<result> op)
+    {
+        result r = co_await std::move(op);
+        co_return r.rows_affected() > 0;
+    }
+    static boost::asio::awaitable<std::uint64_t> count_batch(boost::asio::awaitable<std::vector<result>> op)
+    {
+        std::vector<result> results = co_await std::move(op);
+        std::uint64_t total = 0;
+        for (const result& r : results)
+            total += r.rows_affected();
+        co_return total;
+    }
+    template <row_type T>
+    static boost::asio::awaitable<std::vector<T>> decode_batch(boost::asio::awaitable<std::vector<result>> op)
+    {
+        std::vector<result> results = co_await std::move(op);
+        std::vector<T> rows;
+        rows.reserve(results.size());
+        for (const result& r : results) {
+            check_single_row(r, false);
+            rows.push_back(row_decoder<T>(r).decode(r, 0));
+        }
+        co_return rows;
+    }
+    template <class T> static boost::asio::awaitable<T> decode_updated(boost::asio::awaitable<result> op)
+    {
+        result r = co_await std::move(op);
+        if (r.empty())
+            throw_nothing_matched(model_statements<T>::description(), "update");
+        check_single_row(r, false);
+        co_return row_decoder<T>(r).decode(r, 0);
+    }
+    template <class T>
+    static boost::asio::awaitable<upsert_result<T>> decode_upsert(boost::asio::awaitable<result> op)
+    {
+        result r = co_await std::move(op);
+        check_single_row(r, false);
+        upsert_result<T> outcome{row_decoder<T>(r).decode(r, 0)};
+        outcome.inserted = r.template get<bool>(0, r.columns() - 1);
+        co_return outcome;
+    }
 
     template <row_type T>
     static boost::asio::awaitable<std::vector<T>> decode_all(boost::asio::awaitable<result> op)

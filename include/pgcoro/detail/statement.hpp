@@ -79,6 +79,17 @@ struct statement {
 
     std::size_t size() const noexcept { return types.size(); }
 
+    /// Appends the parameters of `other` after this statement's own (its SQL is ignored).
+    void append_parameters(const statement& other)
+    {
+        values += other.values;
+        for (std::size_t i = 0; i < other.size(); ++i) {
+            types.push_back(other.types[i]);
+            lengths.push_back(other.lengths[i]);
+            formats.push_back(other.formats[i]);
+        }
+    }
+
     template <class A> void add(const A& argument)
     {
         if constexpr (std::is_same_v<std::remove_cvref_t<A>, std::nullopt_t>) {

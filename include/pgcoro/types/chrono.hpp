@@ -124,6 +124,10 @@ template <class Clock, microsecond_multiple Duration, oid_t Type, oid_t ArrayTyp
 
 } // namespace detail
 
+/// A timestamptz at PostgreSQL's precision (microseconds): the natural type for created_at,
+/// updated_at and deleted_at members.
+using timestamp = std::chrono::sys_time<std::chrono::microseconds>;
+
 /// std::chrono::sys_time<D> ↔ timestamptz, for D = microseconds or finer (nanoseconds,
 /// so std::chrono::system_clock::time_point too). See the top of this header for
 /// infinity, range and precision.

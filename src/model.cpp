@@ -1,0 +1,43 @@
+#include <pgcoro/identifier.hpp>
+#include <pgcoro/model.hpp>
+
+namespace pgcoro::detail {
+
+void throw_relation_not_loaded()
+{
+    throw error(client_errc::relation_not_loaded,
+                "the relation was not loaded; load it (or set it) before reading it");
+}
+
+void throw_not_a_column(std::string_view type)
+{
+    throw error(client_errc::invalid_argument,
+                "the member is not a column of " + std::string(type) + " (not described, or a pgcoro::related)");
+}
+
+void finish_description(model_description& d, std::string_view schema, std::string_view table)
+{
+    if (d.key.empty())
+        throw error(client_errc::invalid_argument, d.type_name + ": model_traits::primary_key names no column");
+    d.table.clear();
+    d.display_name.clear();
+    if (!schema.empty()) {
+        append_identifier(d.table, schema);
+        d.table += '.';
+        d.display_name.append(schema).append(".");
+    }
+    append_identifier(d.table, table);
+    d.display_name.append(table);
+    for (std::size_t i = 0; i < d.names.size(); ++i) {
+        d.quoted.push_back(quote_identifier(d.names[i]));
+        d.qualified.push_back(d.table + '.' + d.quoted.back());
+        if (i > 0) {
+            d.select_list += ", ";
+            d.returning_list += ", ";
+        }
+        d.select_list += d.qualified.back();
+        d.returning_list += d.quoted.back();
+    }
+}
+
+} // namespace pgcoro::detail
