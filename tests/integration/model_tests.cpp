@@ -166,6 +166,28 @@ boost::json::value json(std::string_view text)
 
 } // namespace
 
+namespace {
+
+/// A table and columns named by reserved words and mixed case: every identifier must be
+/// quoted for these statements to parse, or to reach the right column.
+struct Reserved {
+    std::int64_t id = 0;
+    std::string select;
+    std::optional<std::string> Group;
+    std::optional<std::string> group; // a different column from "Group"
+
+    friend bool operator==(const Reserved&, const Reserved&) = default;
+};
+BOOST_DESCRIBE_STRUCT(Reserved, (), (id, select, Group, group))
+
+} // namespace
+
+template <> struct pgcoro::model_traits<Reserved> {
+    static constexpr std::string_view table = "order";
+    static constexpr auto primary_key = &Reserved::id;
+    static constexpr auto generated = &Reserved::id;
+};
+
 BOOST_FIXTURE_TEST_SUITE(model_tests, model_test::schema_fixture)
 
 // ---- 1. CRUD round trips -------------------------------------------------------------------
@@ -427,6 +449,75 @@ BOOST_AUTO_TEST_CASE(remove_deletes_the_row_once)
         BOOST_TEST(co_await s.remove(post)); // uuid key
         auto no_post = co_await s.get<Post>(post.id, pgcoro::include_deleted);
         BOOST_TEST(!no_post.has_value());
+    });
+}
+
+BOOST_AUTO_TEST_CASE(relation_members_are_never_written_or_read)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options());
+        auto s = co_await pool.session();
+        User ann = model_test::new_user("ann@example.com", "Ann");
+        ann.posts.set({model_test::new_post(0, "not a column")});
+        User stored = co_await s.insert(ann); // the loaded relation is not sent
+        BOOST_TEST(!stored.posts.loaded());
+        stored.posts.set({});
+        stored.name = "Ann B";
+        User updated = co_await s.update(stored);
+        BOOST_TEST(!updated.posts.loaded());
+        auto on_email = pgcoro::columns(&User::email);
+        pgcoro::upsert_result<User> upserted = co_await s.upsert(ann, on_email);
+        BOOST_TEST(!upserted.row.posts.loaded());
+        auto everyone = pgcoro::select<User>();
+        auto rows = co_await s.all(everyone);
+        BOOST_TEST_REQUIRE(rows.size() == 1u);
+        BOOST_TEST(!rows[0].posts.loaded());
+        auto posts = co_await s.scalar<std::int64_t>("SELECT count(*) FROM posts");
+        BOOST_TEST(posts == 0);
+        // Naming one as a column is refused.
+        test::expect_error([] { (void)pgcoro::columns(&User::posts); }, client_errc::invalid_argument);
+        test::expect_error([] { (void)pgcoro::columns(&User::name, &User::posts); },
+                           client_errc::invalid_argument);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(reserved_and_mixed_case_identifiers_are_quoted)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options());
+        auto s = co_await pool.session();
+        co_await s.execute_script(
+            "CREATE TABLE \"order\" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+            "\"select\" text NOT NULL CONSTRAINT \"uq_order_select\" UNIQUE, "
+            "\"Group\" text, \"group\" text)");
+        Reserved value{0, "from", "Upper", "lower"};
+        Reserved stored = co_await s.insert(value);
+        BOOST_TEST(stored.id > 0);
+        BOOST_TEST((stored.Group == std::optional<std::string>("Upper")));
+        BOOST_TEST((stored.group == std::optional<std::string>("lower")));
+        auto by_id = co_await s.get<Reserved>(stored.id);
+        BOOST_TEST_REQUIRE(by_id.has_value());
+        BOOST_TEST((*by_id == stored));
+
+        stored.group = "changed";
+        auto only_group = pgcoro::columns(&Reserved::group);
+        Reserved updated = co_await s.update(stored, only_group);
+        BOOST_TEST((updated.Group == std::optional<std::string>("Upper")));
+        BOOST_TEST((updated.group == std::optional<std::string>("changed")));
+
+        auto where = pgcoro::select<Reserved>()
+                         .where(col(&Reserved::select) == "from" && col(&Reserved::Group) == "Upper")
+                         .order_by(pgcoro::desc(&Reserved::group));
+        auto rows = co_await s.all(where);
+        BOOST_TEST(rows.size() == 1u);
+        Reserved again{0, "from", "Other", std::nullopt};
+        auto on_select = pgcoro::columns(&Reserved::select);
+        pgcoro::upsert_result<Reserved> upserted = co_await s.upsert(again, on_select);
+        BOOST_TEST(!upserted.inserted);
+        BOOST_TEST((upserted.row.Group == std::optional<std::string>("Other")));
+        BOOST_TEST(co_await s.remove(stored));
+        auto everything = pgcoro::select<Reserved>();
+        BOOST_TEST(co_await s.count(everything) == 0);
     });
 }
 
@@ -1153,6 +1244,26 @@ BOOST_AUTO_TEST_CASE(first_returns_the_first_row_or_nullopt)
         auto gov = pgcoro::select<User>().where(col(&User::email).like("%.gov"));
         auto none = co_await s.first(gov);
         BOOST_TEST(!none.has_value());
+    });
+}
+
+BOOST_AUTO_TEST_CASE(first_of_a_query_limited_to_no_rows_is_nullopt)
+{
+    // first() is "the first row the query selects": a query with LIMIT 0 selects none, so
+    // first() must not widen it to LIMIT 1.
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options());
+        auto s = co_await pool.session();
+        std::vector<User> people = co_await seed_people(s);
+        auto none = pgcoro::select<User>().order_by(&User::id).limit(0);
+        BOOST_TEST(co_await s.count(none) == 0);
+        auto first = co_await s.first(none);
+        BOOST_TEST(!first.has_value());
+        // A larger limit is narrowed, and the offset kept.
+        auto third = pgcoro::select<User>().order_by(&User::id).limit(3).offset(2);
+        auto from_third = co_await s.first(third);
+        BOOST_TEST_REQUIRE(from_third.has_value());
+        BOOST_TEST(from_third->id == people[2].id);
     });
 }
 
