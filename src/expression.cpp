@@ -109,10 +109,18 @@ expression<std::optional<boost::json::value>> json_path::value() const
 
 predicate json_path::contains(const boost::json::value& v) const
 {
-    // data @> {"a": {"b": v}} holds exactly when data->'a'->'b' @> v (containment recurses
-    // through objects), and unlike the path form it can use a GIN index on data.
+    // data @> {"a": {"b": v}} holds when data->'a'->'b' @> v (containment recurses through
+    // objects), and unlike the path form it can use a GIN index on data. One exception: at
+    // the top of a containment an array contains a scalar it holds ('["x"]' @> '"x"'), but
+    // nested, structures must match, so a scalar v also needs the {"a": {"b": [v]}} form.
     detail::sql_builder b("(");
-    b.append(root_).append(" @> ").bind(nest(v)).append(")");
+    b.append(root_).append(" @> ").bind(nest(v));
+    if (!keys_.empty() && !v.is_object() && !v.is_array()) {
+        boost::json::array holder;
+        holder.push_back(v);
+        b.append(" OR ").append(root_).append(" @> ").bind(nest(std::move(holder)));
+    }
+    b.append(")");
     return predicate(std::move(b));
 }
 
