@@ -4,6 +4,7 @@
 #include <pgcoro/batch.hpp>
 #include <pgcoro/connect_options.hpp>
 #include <pgcoro/connection.hpp>
+#include <pgcoro/copy.hpp>
 #include <pgcoro/error.hpp>
 #include <pgcoro/expression.hpp>
 #include <pgcoro/identifier.hpp>
