@@ -21,6 +21,8 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -114,6 +116,79 @@ void scrub(std::string& text, std::string_view secret)
     }
 }
 
+bool is_identifier_char(char c) noexcept
+{
+    const auto u = static_cast<unsigned char>(c);
+    return std::isalnum(u) || c == '_' || c == '$' || u >= 0x80;
+}
+
+/// True when `sql` starts with the COPY keyword, after white space and comments (`--`, and
+/// `/* */`, which nest in PostgreSQL). copy_in refuses anything else before sending it:
+/// a statement that is not a COPY would run (and could change data) before the server's
+/// answer revealed the mistake.
+bool is_copy_statement(std::string_view sql) noexcept
+{
+    std::size_t i = 0;
+    for (;;) {
+        while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])))
+            ++i;
+        if (sql.substr(i, 2) == "--") {
+            i = sql.find('\n', i);
+            if (i == std::string_view::npos)
+                return false;
+            continue;
+        }
+        if (sql.substr(i, 2) == "/*") {
+            int depth = 0;
+            while (i < sql.size()) {
+                if (sql.substr(i, 2) == "/*") {
+                    ++depth;
+                    i += 2;
+                } else if (sql.substr(i, 2) == "*/") {
+                    i += 2;
+                    if (--depth == 0)
+                        break;
+                } else {
+                    ++i;
+                }
+            }
+            if (depth != 0)
+                return false;
+            continue;
+        }
+        break;
+    }
+    constexpr std::string_view keyword = "COPY";
+    if (sql.size() - i <= keyword.size())
+        return false;
+    for (std::size_t k = 0; k < keyword.size(); ++k)
+        if (std::toupper(static_cast<unsigned char>(sql[i + k])) != keyword[k])
+            return false;
+    return !is_identifier_char(sql[i + keyword.size()]);
+}
+
+/// The exception behind `failure` as a pgcoro::error (what copy_in throws): Asio's own
+/// operation_aborted (a coroutine cancelled before it reached a wait) becomes
+/// client_errc::operation_aborted.
+error as_error(const std::exception_ptr& failure)
+{
+    try {
+        std::rethrow_exception(failure);
+    } catch (const error& e) {
+        return e;
+    } catch (const boost::system::system_error& e) {
+        if (e.code() == asio::error::operation_aborted)
+            return error(client_errc::operation_aborted, "operation cancelled");
+        diagnostics diag;
+        diag.message = e.what();
+        return error(e.code(), std::move(diag));
+    } catch (const std::exception& e) {
+        return error(client_errc::protocol_violation, e.what());
+    } catch (...) {
+        return error(client_errc::protocol_violation, "unknown exception");
+    }
+}
+
 std::vector<std::string> split_list(std::string_view text)
 {
     std::vector<std::string> parts;
@@ -164,6 +239,7 @@ public:
     asio::awaitable<result> execute(statement s);
     asio::awaitable<void> execute_script(std::string sql);
     asio::awaitable<std::vector<result>> pipeline(batch& b);
+    asio::awaitable<std::uint64_t> copy_in(std::string sql, std::string data);
     asio::awaitable<void> start_stream(statement& s);
     asio::awaitable<result> stream_next_row();
     void stream_abandon() noexcept;
@@ -253,6 +329,9 @@ private:
     };
 
     asio::awaitable<void> recover();
+    /// Sends a cancel request for whatever the server runs for this connection, from the
+    /// cancel thread (PQcancel blocks), and waits for it to be delivered.
+    asio::awaitable<void> send_cancel();
 
     // ---- protocol primitives (run with busy_ set) --------------------------------------
     asio::awaitable<void> wait(wait_type type);
@@ -309,6 +388,9 @@ private:
     bool busy_ = false;   // an operation (or an open stream) owns the connection
     bool dirty_ = false;  // something was sent whose results were not read to the end
     bool broken_ = false; // the connection is lost; only close() remains
+    // A copy_in was interrupted before all its data (or its end) reached the server: its
+    // recovery cancels before flushing (see recover()).
+    bool copy_interrupted_ = false;
     bool uses_ssl_ = false;
     std::string password_;   // scrubbed from every connect error message
     std::string last_error_; // "SQLSTATE: message" of the last server error
@@ -836,36 +918,37 @@ asio::awaitable<void> connection_impl::recover()
     // sending. Ask the server to stop, then read everything it still sends (7.3), in
     // bounded time; failing that the connection is closed rather than reused dirty.
     auto body = [this]() -> asio::awaitable<void> {
+        // Normally the rest of the command is flushed first, so that the cancel request
+        // finds it running. A copy_in cut off mid-data is different: the server is certainly
+        // inside the COPY (it answered COPY_IN), and it may have stopped reading (a slow
+        // trigger), so flushing the rest first could wait for ever. Cancelled first, it
+        // fails the COPY and then reads and discards the rest up to the Sync.
+        const bool copy_cut = copy_interrupted_;
+        if (copy_cut)
+            co_await send_cancel();
         if (!flushed())
             co_await flush();
-        if (PQtransactionStatus(conn_) == PQTRANS_ACTIVE) {
-            PGcancel* cancel = PQgetCancel(conn_);
-            if (cancel) {
-                // Not cancellable (an empty slot): Asio 1.81's co_spawn forwards a
-                // cancellation to the other executor holding a raw pointer to a signal
-                // that is freed once this await completes (ThreadSanitizer found the
-                // use-after-free). Nothing is lost: the only cancel thread is busy in
-                // PQcancel until it returns anyway.
-                co_await asio::co_spawn(
-                    cancel_threads(),
-                    [cancel]() -> asio::awaitable<void> {
-                        char message[256];
-                        PQcancel(cancel, message, sizeof message);
-                        PQfreeCancel(cancel);
-                        co_return;
-                    },
-                    asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
-            }
-        }
+        if (!copy_cut && PQtransactionStatus(conn_) == PQTRANS_ACTIVE)
+            co_await send_cancel();
         bool synced = false;
         int nulls_in_a_row = 0;
         for (;;) {
             PGresult* res = co_await next_result();
             if (res) {
                 nulls_in_a_row = 0;
-                if (PQresultStatus(res) == PGRES_COPY_IN)
-                    PQputCopyEnd(conn_, "operation cancelled");
+                const ExecStatusType status = PQresultStatus(res);
                 PQclear(res);
+                if (status == PGRES_COPY_IN) {
+                    // A COPY FROM STDIN whose data never came: fail it (PQgetResult would
+                    // return COPY_IN for ever).
+                    if (PQputCopyEnd(conn_, "operation cancelled") < 0)
+                        throw_lost(diagnostics_from(nullptr, conn_));
+                    if (!flushed())
+                        co_await flush();
+                } else if (status == PGRES_COPY_OUT) {
+                    // Likewise for a COPY TO STDOUT cut off while its rows were read.
+                    co_await drain_copy_out();
+                }
                 continue;
             }
             if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF || PQexitPipelineMode(conn_))
@@ -908,6 +991,123 @@ asio::awaitable<void> connection_impl::recover()
                     "could not recover the connection after an interrupted operation; it was closed");
     }
     dirty_ = false;
+    copy_interrupted_ = false;
+}
+
+asio::awaitable<void> connection_impl::send_cancel()
+{
+    PGcancel* cancel = PQgetCancel(conn_);
+    if (!cancel)
+        co_return;
+    // Not cancellable (an empty slot): Asio 1.81's co_spawn forwards a cancellation to the
+    // other executor holding a raw pointer to a signal that is freed once this await
+    // completes (ThreadSanitizer found the use-after-free). Nothing is lost: the only cancel
+    // thread is busy in PQcancel until it returns anyway.
+    co_await asio::co_spawn(
+        cancel_threads(),
+        [cancel]() -> asio::awaitable<void> {
+            char message[256];
+            PQcancel(cancel, message, sizeof message);
+            PQfreeCancel(cancel);
+            co_return;
+        },
+        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+}
+
+asio::awaitable<std::uint64_t> connection_impl::copy_in(std::string sql, std::string data)
+{
+    if (!is_copy_statement(sql))
+        throw error(client_errc::unsupported_copy,
+                    "copy_in needs a COPY ... FROM STDIN statement; nothing was sent: " + excerpt(sql));
+    bool needs_recovery = enter();
+    busy_guard guard{*this};
+    if (needs_recovery)
+        co_await recover();
+    // The extended protocol with the unnamed statement: one statement only (the server
+    // refuses "COPY ...; DELETE ..." before running anything) and no parameters. libpq
+    // sends the Sync that ends the copy after CopyDone / CopyFail itself.
+    if (!PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
+        throw_send_failed();
+    dirty_ = true;
+    if (!flushed())
+        co_await flush();
+    PGresult* first = nullptr;
+    if (PQisBusy(conn_))
+        first = co_await next_result();
+    else
+        first = PQgetResult(conn_);
+    if (!first)
+        throw_lost(diagnostics_from(nullptr, conn_));
+    if (PQresultStatus(first) != PGRES_COPY_IN) {
+        // An error (bad table, bad syntax), or a COPY going the other way: finish it as
+        // the query API would, then refuse.
+        result_sink sink;
+        if (copy_action action = absorb(first, sink); action != copy_action::none)
+            co_await follow_copy(action);
+        const bool copied_out = sink.saw_copy;
+        sink.saw_copy = false;
+        auto rest = collect(sql, std::move(sink));
+        co_await std::move(rest); // throws the server's error, if any
+        throw error(client_errc::unsupported_copy,
+                    copied_out ? "copy_in needs a COPY ... FROM STDIN statement; this one is COPY ... TO "
+                                 "STDOUT (its output was discarded): " +
+                                     excerpt(sql)
+                               : "copy_in needs a COPY ... FROM STDIN statement; this one ran without "
+                                 "reading input: " +
+                                     excerpt(sql));
+    }
+    PQclear(first);
+
+    // The server is in COPY IN mode. Cut off now, the copy must still end (CopyFail):
+    // until then the server waits for data and PQgetResult returns COPY_IN for ever.
+    bool ended = false;
+    try {
+        // Each chunk is flushed before the next is queued: libpq grows its output buffer
+        // rather than refuse data, so queuing everything at once would copy the whole
+        // buffer. flush() waits for readability too, so notices (or an early error) the
+        // server sends meanwhile are read and the server never blocks on us (2).
+        constexpr std::size_t chunk = 256 * 1024;
+        std::size_t offset = 0;
+        while (offset < data.size()) {
+            const std::size_t size = std::min(chunk, data.size() - offset);
+            const int queued = PQputCopyData(conn_, data.data() + offset, static_cast<int>(size));
+            if (queued < 0)
+                throw_send_failed();
+            if (queued == 0) { // no room even after a flush (nonblocking mode): wait
+                co_await wait_read_or_write();
+                continue;
+            }
+            offset += size;
+            if (!flushed())
+                co_await flush();
+        }
+        for (;;) {
+            const int queued = PQputCopyEnd(conn_, nullptr);
+            if (queued < 0)
+                throw_send_failed();
+            if (queued > 0)
+                break;
+            co_await wait_read_or_write();
+        }
+        ended = true;
+        if (!flushed())
+            co_await flush();
+    } catch (...) {
+        const std::exception_ptr failure = std::current_exception();
+        if (conn_ && !broken_ && PQstatus(conn_) == CONNECTION_OK) {
+            // Nothing can be awaited any more (a cancelled coroutine throws at every
+            // co_await): queue the failure and leave the rest to recover(). Until the
+            // end was queued the server rolls the COPY back; after, the outcome is as
+            // unknown as any cancelled statement's.
+            if (!ended)
+                PQputCopyEnd(conn_, "copy_in was cancelled");
+            copy_interrupted_ = true;
+        }
+        // Asio's own cancellation error becomes pgcoro's, as from every other wait.
+        throw as_error(failure);
+    }
+    result done = co_await collect(sql);
+    co_return done.rows_affected();
 }
 
 // ---- operations ------------------------------------------------------------------------
@@ -1228,6 +1428,14 @@ asio::awaitable<void> connection::execute_script(std::string_view sql)
     if (!impl_)
         throw error(client_errc::connection_closed, "the connection was moved from");
     return impl_->execute_script(std::string(sql)); // copied now: the awaitable runs later
+}
+
+asio::awaitable<std::uint64_t> connection::copy_in(std::string_view copy_sql, std::string data)
+{
+    if (!impl_)
+        return detail::fail_with<std::uint64_t>(std::make_exception_ptr(error(
+            client_errc::connection_closed, "the connection is closed (default-constructed or moved from)")));
+    return impl_->copy_in(std::string(copy_sql), std::move(data)); // the SQL copied now
 }
 
 asio::awaitable<std::vector<result>> connection::pipeline(batch statements)

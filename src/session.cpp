@@ -325,6 +325,26 @@ asio::awaitable<void> queryable::run_script(queryable self, std::string text)
     co_await c->execute_script(text);
 }
 
+asio::awaitable<std::uint64_t> queryable::copy_in(std::string_view copy_sql, std::string data)
+{
+    return run_copy(*this, std::string(copy_sql), std::move(data)); // the SQL copied now
+}
+
+asio::awaitable<std::uint64_t> queryable::run_copy(queryable self, std::string sql, std::string data)
+{
+    connection* c = self.ready_connection();
+    if (!c)
+        c = co_await self.prepare_statement();
+    auto copy = c->copy_in(sql, std::move(data));
+    if (self.timeout_.count() > 0) {
+        std::string what = sql.substr(0, 200);
+        const std::uint64_t timed = co_await self.with_deadline(*c, std::move(copy), std::move(what));
+        co_return timed;
+    }
+    const std::uint64_t rows = co_await std::move(copy);
+    co_return rows;
+}
+
 // ---- transaction -------------------------------------------------------------------------
 
 transaction::transaction(transaction&& other) noexcept : queryable(std::move(other))

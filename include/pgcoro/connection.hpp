@@ -96,6 +96,34 @@ public:
     /// Runs an already-encoded statement (the non-template core of the calls above).
     boost::asio::awaitable<result> run(detail::statement statement);
 
+    /// Runs `copy_sql` (a COPY ... FROM STDIN statement, no parameters) and sends `data` as
+    /// its input, then ends the copy. `data` must be in the format the statement names
+    /// (text, csv or binary; binary_copy_writer builds the binary one). Returns the number
+    /// of rows copied (the command tag's count).
+    ///
+    /// The data goes out in 256 KiB chunks, each flushed before the next is queued, so a
+    /// large buffer neither blocks the thread nor doubles in libpq's output buffer; server
+    /// output (notices) is read meanwhile. COPY is one statement: when the server rejects a
+    /// row, nothing of the copy is visible. The server reports such an error when the copy
+    /// ends; the rest of `data` is sent first (and discarded by the server).
+    ///
+    /// Throws pgcoro::error: client_errc::unsupported_copy, before sending anything, when
+    /// `copy_sql` is not a COPY statement, and after the server ran it when it is a COPY
+    /// that is not FROM STDIN (TO STDOUT: its output is discarded; a server-side file:
+    /// it did run); the server's error (SQLSTATE, constraint, ...) for bad data, a
+    /// constraint violation or a bad statement; connection_lost when the server goes
+    /// away. The connection stays usable after every error but connection_lost.
+    ///
+    /// Also throws operation_in_progress and connection_closed, as every operation does.
+    ///
+    /// Cancellation (terminal, e.g. a parallel group's loser): throws
+    /// client_errc::operation_aborted at once. A copy cut off before all of `data` was
+    /// queued is ended with a failure message, so the server rolls it back; after that the
+    /// outcome is as unknown as a cancelled statement's. The connection is left interrupted:
+    /// the next operation (or recover()) sends a cancel request, flushes and drains, as
+    /// after a cancelled query. Runs on the connection's executor.
+    boost::asio::awaitable<std::uint64_t> copy_in(std::string_view copy_sql, std::string data);
+
     /// Starts an already-encoded statement in single-row mode (the core of stream()).
     template <row_type T> boost::asio::awaitable<row_stream<T>> open_stream(detail::statement statement)
     {

@@ -86,8 +86,8 @@ class queryable : public detail::query_methods<queryable> {
 public:
     queryable() noexcept = default;
 
-    /// The same scope with a client-side deadline on every statement, pipeline or script
-    /// started through the returned handle: one still running after `timeout` is cancelled
+    /// The same scope with a client-side deadline on every statement, pipeline, script or
+    /// copy_in started through the returned handle: one still running after `timeout` is cancelled
     /// on the server (a cancel request, then its results are drained, before the call
     /// returns) and the call throws client_errc::timeout. Inside a transaction the
     /// transaction is then aborted (roll it back). Zero means no deadline. Streams ignore
@@ -117,6 +117,16 @@ public:
 
     /// Runs an already-encoded statement (the non-template core of the calls above).
     boost::asio::awaitable<result> run(detail::statement statement);
+
+    /// Runs a COPY ... FROM STDIN statement with `data` as its input and returns the number
+    /// of rows copied (connection::copy_in, which describes the data format and the errors).
+    /// Checked like any statement of this scope (scope_not_innermost, transaction_aborted,
+    /// recovery of an interrupted statement first). A with_timeout deadline bounds the whole
+    /// copy: past it the copy is ended with a failure and cancelled on the server (it is
+    /// rolled back unless its end had already been sent) before client_errc::timeout is
+    /// thrown. Inside a transaction, a failed, cancelled or timed-out copy aborts the
+    /// transaction like any statement. Runs on the connection's executor.
+    boost::asio::awaitable<std::uint64_t> copy_in(std::string_view copy_sql, std::string data);
 
     /// The deadline with_timeout set (zero: none).
     std::chrono::milliseconds timeout() const noexcept { return timeout_; }
@@ -156,6 +166,7 @@ protected:
     boost::asio::awaitable<T> with_deadline(connection& c, boost::asio::awaitable<T> operation,
                                             std::string what);
     static boost::asio::awaitable<void> run_script(queryable self, std::string text);
+    static boost::asio::awaitable<std::uint64_t> run_copy(queryable self, std::string sql, std::string data);
 
     std::shared_ptr<detail::session_state> state_;
     std::size_t level_ = 0; ///< 0: the session itself; 1: its transaction; 2+: savepoints
