@@ -116,6 +116,13 @@ void scrub(std::string& text, std::string_view secret)
     }
 }
 
+/// Rows a statement returned or affected: a result's rows, or its command tag's count
+/// (UPDATE 3, COPY 10).
+std::uint64_t rows_of(const result& r) noexcept
+{
+    return std::max<std::uint64_t>(r.size(), r.rows_affected());
+}
+
 bool is_identifier_char(char c) noexcept
 {
     const auto u = static_cast<unsigned char>(c);
@@ -167,7 +174,7 @@ bool is_copy_statement(std::string_view sql) noexcept
     return !is_identifier_char(sql[i + keyword.size()]);
 }
 
-/// The exception behind `failure` as a pgcoro::error (what copy_in throws): Asio's own
+/// The exception behind `failure` as a pgcoro::error, for query_event::failure: Asio's own
 /// operation_aborted (a coroutine cancelled before it reached a wait) becomes
 /// client_errc::operation_aborted.
 error as_error(const std::exception_ptr& failure)
@@ -237,7 +244,9 @@ public:
 
     asio::awaitable<void> connect();
     asio::awaitable<result> execute(statement s);
-    asio::awaitable<void> execute_script(std::string sql);
+    /// `reported`: false for pgcoro's own scripts (pings, pool resets), which on_query
+    /// does not see.
+    asio::awaitable<void> execute_script(std::string sql, bool reported);
     asio::awaitable<std::vector<result>> pipeline(batch& b);
     asio::awaitable<std::uint64_t> copy_in(std::string sql, std::string data);
     asio::awaitable<void> start_stream(statement& s);
@@ -333,6 +342,27 @@ private:
     /// cancel thread (PQcancel blocks), and waits for it to be delivered.
     asio::awaitable<void> send_cancel();
 
+    // ---- query log (connect_options::on_query) -----------------------------------------
+    /// Someone listens: only then is the clock read.
+    bool reporting() const noexcept { return static_cast<bool>(options_.on_query); }
+    /// Calls on_query (exceptions are logged, never propagated). `started` is when the
+    /// statement was sent, `finished` when its last result arrived.
+    void report(query_event event, clock::time_point started, clock::time_point finished) noexcept;
+    void report(query_event event, clock::time_point started) noexcept
+    {
+        report(event, started, clock::now());
+    }
+    /// Reports a failed statement: `failure` is the exception the operation throws.
+    void report_failure(query_event event, clock::time_point started, const std::exception_ptr& failure,
+                        clock::time_point finished) noexcept;
+    void report_failure(query_event event, clock::time_point started,
+                        const std::exception_ptr& failure) noexcept
+    {
+        report_failure(event, started, failure, clock::now());
+    }
+    /// Reports the open stream's end (nullptr: its last row arrived) and forgets it.
+    void report_stream_end(const std::exception_ptr& failure) noexcept;
+
     // ---- protocol primitives (run with busy_ set) --------------------------------------
     asio::awaitable<void> wait(wait_type type);
     asio::awaitable<void> wait_read_or_write();
@@ -398,6 +428,15 @@ private:
     // Scratch space reused by every statement (one operation at a time).
     std::string key_;
     std::vector<const char*> values_;
+
+    /// The open stream, while on_query listens (its event is sent when it ends).
+    struct stream_record {
+        clock::time_point started;
+        std::string sql;
+        std::size_t parameters = 0;
+        std::uint64_t rows = 0;
+    };
+    std::optional<stream_record> stream_record_;
 };
 
 // ---- connect ---------------------------------------------------------------------------
@@ -1023,91 +1062,155 @@ asio::awaitable<std::uint64_t> connection_impl::copy_in(std::string sql, std::st
     busy_guard guard{*this};
     if (needs_recovery)
         co_await recover();
-    // The extended protocol with the unnamed statement: one statement only (the server
-    // refuses "COPY ...; DELETE ..." before running anything) and no parameters. libpq
-    // sends the Sync that ends the copy after CopyDone / CopyFail itself.
-    if (!PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
-        throw_send_failed();
-    dirty_ = true;
-    if (!flushed())
-        co_await flush();
-    PGresult* first = nullptr;
-    if (PQisBusy(conn_))
-        first = co_await next_result();
-    else
-        first = PQgetResult(conn_);
-    if (!first)
-        throw_lost(diagnostics_from(nullptr, conn_));
-    if (PQresultStatus(first) != PGRES_COPY_IN) {
-        // An error (bad table, bad syntax), or a COPY going the other way: finish it as
-        // the query API would, then refuse.
-        result_sink sink;
-        if (copy_action action = absorb(first, sink); action != copy_action::none)
-            co_await follow_copy(action);
-        const bool copied_out = sink.saw_copy;
-        sink.saw_copy = false;
-        auto rest = collect(sql, std::move(sink));
-        co_await std::move(rest); // throws the server's error, if any
-        throw error(client_errc::unsupported_copy,
-                    copied_out ? "copy_in needs a COPY ... FROM STDIN statement; this one is COPY ... TO "
-                                 "STDOUT (its output was discarded): " +
-                                     excerpt(sql)
-                               : "copy_in needs a COPY ... FROM STDIN statement; this one ran without "
-                                 "reading input: " +
-                                     excerpt(sql));
-    }
-    PQclear(first);
-
-    // The server is in COPY IN mode. Cut off now, the copy must still end (CopyFail):
-    // until then the server waits for data and PQgetResult returns COPY_IN for ever.
-    bool ended = false;
+    const bool report_it = reporting();
+    const clock::time_point started = report_it ? clock::now() : clock::time_point{};
     try {
-        // Each chunk is flushed before the next is queued: libpq grows its output buffer
-        // rather than refuse data, so queuing everything at once would copy the whole
-        // buffer. flush() waits for readability too, so notices (or an early error) the
-        // server sends meanwhile are read and the server never blocks on us (2).
-        constexpr std::size_t chunk = 256 * 1024;
-        std::size_t offset = 0;
-        while (offset < data.size()) {
-            const std::size_t size = std::min(chunk, data.size() - offset);
-            const int queued = PQputCopyData(conn_, data.data() + offset, static_cast<int>(size));
-            if (queued < 0)
-                throw_send_failed();
-            if (queued == 0) { // no room even after a flush (nonblocking mode): wait
-                co_await wait_read_or_write();
-                continue;
-            }
-            offset += size;
-            if (!flushed())
-                co_await flush();
-        }
-        for (;;) {
-            const int queued = PQputCopyEnd(conn_, nullptr);
-            if (queued < 0)
-                throw_send_failed();
-            if (queued > 0)
-                break;
-            co_await wait_read_or_write();
-        }
-        ended = true;
+        // The extended protocol with the unnamed statement: one statement only (the server
+        // refuses "COPY ...; DELETE ..." before running anything) and no parameters. libpq
+        // sends the Sync that ends the copy after CopyDone / CopyFail itself.
+        if (!PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
+            throw_send_failed();
+        dirty_ = true;
         if (!flushed())
             co_await flush();
-    } catch (...) {
-        const std::exception_ptr failure = std::current_exception();
-        if (conn_ && !broken_ && PQstatus(conn_) == CONNECTION_OK) {
-            // Nothing can be awaited any more (a cancelled coroutine throws at every
-            // co_await): queue the failure and leave the rest to recover(). Until the
-            // end was queued the server rolls the COPY back; after, the outcome is as
-            // unknown as any cancelled statement's.
-            if (!ended)
-                PQputCopyEnd(conn_, "copy_in was cancelled");
-            copy_interrupted_ = true;
+        PGresult* first = nullptr;
+        if (PQisBusy(conn_))
+            first = co_await next_result();
+        else
+            first = PQgetResult(conn_);
+        if (!first)
+            throw_lost(diagnostics_from(nullptr, conn_));
+        if (PQresultStatus(first) != PGRES_COPY_IN) {
+            // An error (bad table, bad syntax), or a COPY going the other way: finish it as
+            // the query API would, then refuse.
+            result_sink sink;
+            if (copy_action action = absorb(first, sink); action != copy_action::none)
+                co_await follow_copy(action);
+            const bool copied_out = sink.saw_copy;
+            sink.saw_copy = false;
+            auto rest = collect(sql, std::move(sink));
+            co_await std::move(rest); // throws the server's error, if any
+            throw error(client_errc::unsupported_copy,
+                        copied_out ? "copy_in needs a COPY ... FROM STDIN statement; this one is COPY ... TO "
+                                     "STDOUT (its output was discarded): " +
+                                         excerpt(sql)
+                                   : "copy_in needs a COPY ... FROM STDIN statement; this one ran without "
+                                     "reading input: " +
+                                         excerpt(sql));
         }
-        // Asio's own cancellation error becomes pgcoro's, as from every other wait.
-        throw as_error(failure);
+        PQclear(first);
+
+        // The server is in COPY IN mode. Cut off now, the copy must still end (CopyFail):
+        // until then the server waits for data and PQgetResult returns COPY_IN for ever.
+        bool ended = false;
+        try {
+            // Each chunk is flushed before the next is queued: libpq grows its output buffer
+            // rather than refuse data, so queuing everything at once would copy the whole
+            // buffer. flush() waits for readability too, so notices (or an early error) the
+            // server sends meanwhile are read and the server never blocks on us (2).
+            constexpr std::size_t chunk = 256 * 1024;
+            std::size_t offset = 0;
+            while (offset < data.size()) {
+                const std::size_t size = std::min(chunk, data.size() - offset);
+                const int queued = PQputCopyData(conn_, data.data() + offset, static_cast<int>(size));
+                if (queued < 0)
+                    throw_send_failed();
+                if (queued == 0) { // no room even after a flush (nonblocking mode): wait
+                    co_await wait_read_or_write();
+                    continue;
+                }
+                offset += size;
+                if (!flushed())
+                    co_await flush();
+            }
+            for (;;) {
+                const int queued = PQputCopyEnd(conn_, nullptr);
+                if (queued < 0)
+                    throw_send_failed();
+                if (queued > 0)
+                    break;
+                co_await wait_read_or_write();
+            }
+            ended = true;
+            if (!flushed())
+                co_await flush();
+        } catch (...) {
+            const std::exception_ptr failure = std::current_exception();
+            if (conn_ && !broken_ && PQstatus(conn_) == CONNECTION_OK) {
+                // Nothing can be awaited any more (a cancelled coroutine throws at every
+                // co_await): queue the failure and leave the rest to recover(). Until the
+                // end was queued the server rolls the COPY back; after, the outcome is as
+                // unknown as any cancelled statement's.
+                if (!ended)
+                    PQputCopyEnd(conn_, "copy_in was cancelled");
+                copy_interrupted_ = true;
+            }
+            // Asio's own cancellation error becomes pgcoro's, as from every other wait.
+            throw as_error(failure);
+        }
+        result done = co_await collect(sql);
+        const std::uint64_t rows = done.rows_affected();
+        if (report_it)
+            report({.type = query_event::kind::copy, .sql = sql, .rows = rows}, started);
+        co_return rows;
+    } catch (...) {
+        if (report_it)
+            report_failure({.type = query_event::kind::copy, .sql = sql}, started, std::current_exception());
+        throw;
     }
-    result done = co_await collect(sql);
-    co_return done.rows_affected();
+}
+
+// ---- query log -------------------------------------------------------------------------
+
+void connection_impl::report(query_event event, clock::time_point started,
+                             clock::time_point finished) noexcept
+{
+    event.duration = std::chrono::duration_cast<std::chrono::nanoseconds>(finished - started);
+    try {
+        options_.on_query(event);
+    } catch (const std::exception& e) {
+        try {
+            log(log_level::warning, std::string("pgcoro: the on_query hook threw (ignored): ") + e.what());
+        } catch (...) {
+            // Out of memory for the message: the line is lost, not the operation.
+        }
+    } catch (...) {
+        log(log_level::warning, "pgcoro: the on_query hook threw (ignored)");
+    }
+}
+
+void connection_impl::report_failure(query_event event, clock::time_point started,
+                                     const std::exception_ptr& failure, clock::time_point finished) noexcept
+{
+    try {
+        const error reason = as_error(failure);
+        event.failure = &reason;
+        event.rows = 0;
+        report(event, started, finished);
+    } catch (...) {
+        // Out of memory while describing the failure: the event is lost, not the operation.
+    }
+}
+
+void connection_impl::report_stream_end(const std::exception_ptr& failure) noexcept
+{
+    stream_record record = std::move(*stream_record_);
+    stream_record_.reset();
+    query_event event{.type = query_event::kind::stream,
+                      .sql = record.sql,
+                      .parameters = record.parameters,
+                      .rows = record.rows};
+    if (!failure) {
+        report(event, record.started);
+        return;
+    }
+    try {
+        const error reason = as_error(failure);
+        event.failure = &reason;
+        report(event, record.started);
+    } catch (...) {
+        // Out of memory while describing the failure: the event is lost, not the stream.
+    }
 }
 
 // ---- operations ------------------------------------------------------------------------
@@ -1122,75 +1225,111 @@ asio::awaitable<result> connection_impl::execute(statement s)
     busy_guard guard{*this};
     if (needs_recovery)
         co_await recover();
-    for (int attempt = 0;; ++attempt) {
-        const char* name = nullptr;
-        if (options_.statement_cache_size > 0) {
-            name = cached_name(s);
-            if (!name)
-                name = co_await prepare(s);
-        }
-        send(s, name);
-        if (!flushed())
-            co_await flush();
-
-        result_sink sink;
-        for (;;) {
-            if (PQisBusy(conn_)) {
-                if (!ssl_pending()) {
-                    boost::system::error_code ec;
-                    try {
-                        auto waited =
-                            co_await socket_.async_wait(wait_type::wait_read, asio::as_tuple(asio::deferred));
-                        ec = std::get<0>(waited);
-                    } catch (const boost::system::system_error&) {
-                        ec = asio::error::operation_aborted; // cancelled before the wait began
-                    }
-                    check_wait(ec);
-                }
-                if (!consume() && PQisBusy(conn_))
-                    throw_lost(diagnostics_from(nullptr, conn_));
-                continue;
+    // The clock is read only when on_query listens; the try costs nothing until a throw.
+    const bool report_it = reporting();
+    const clock::time_point started = report_it ? clock::now() : clock::time_point{};
+    try {
+        for (int attempt = 0;; ++attempt) {
+            const char* name = nullptr;
+            if (options_.statement_cache_size > 0) {
+                name = cached_name(s);
+                if (!name)
+                    name = co_await prepare(s);
             }
-            PGresult* raw = PQgetResult(conn_);
-            if (!raw)
-                break;
-            if (copy_action action = absorb(raw, sink); action != copy_action::none)
-                co_await follow_copy(action);
+            send(s, name);
+            if (!flushed())
+                co_await flush();
+
+            result_sink sink;
+            for (;;) {
+                if (PQisBusy(conn_)) {
+                    if (!ssl_pending()) {
+                        boost::system::error_code ec;
+                        try {
+                            auto waited = co_await socket_.async_wait(wait_type::wait_read,
+                                                                      asio::as_tuple(asio::deferred));
+                            ec = std::get<0>(waited);
+                        } catch (const boost::system::system_error&) {
+                            ec = asio::error::operation_aborted; // cancelled before the wait began
+                        }
+                        check_wait(ec);
+                    }
+                    if (!consume() && PQisBusy(conn_))
+                        throw_lost(diagnostics_from(nullptr, conn_));
+                    continue;
+                }
+                PGresult* raw = PQgetResult(conn_);
+                if (!raw)
+                    break;
+                if (copy_action action = absorb(raw, sink); action != copy_action::none)
+                    co_await follow_copy(action);
+            }
+            try {
+                result done = finish(sink, s.sql);
+                if (report_it)
+                    report({.type = query_event::kind::statement,
+                            .sql = s.sql,
+                            .parameters = s.size(),
+                            .rows = rows_of(done)},
+                           started);
+                co_return done;
+            } catch (const error& e) {
+                // 26000: someone ran DEALLOCATE ALL / DISCARD ALL behind the cache's back. The
+                // statement failed at Bind, before running; outside a transaction it is safe
+                // to prepare again once.
+                if (!name || attempt > 0 || e.sqlstate() != "26000" ||
+                    PQtransactionStatus(conn_) != PQTRANS_IDLE)
+                    throw;
+                cache_.clear();
+            }
         }
-        try {
-            co_return finish(sink, s.sql);
-        } catch (const error& e) {
-            // 26000: someone ran DEALLOCATE ALL / DISCARD ALL behind the cache's back. The
-            // statement failed at Bind, before running; outside a transaction it is safe
-            // to prepare again once.
-            if (!name || attempt > 0 || e.sqlstate() != "26000" || PQtransactionStatus(conn_) != PQTRANS_IDLE)
-                throw;
-            cache_.clear();
-        }
+    } catch (...) {
+        if (report_it)
+            report_failure({.type = query_event::kind::statement, .sql = s.sql, .parameters = s.size()},
+                           started, std::current_exception());
+        throw;
     }
 }
 
-asio::awaitable<void> connection_impl::execute_script(std::string text)
+asio::awaitable<void> connection_impl::execute_script(std::string text, bool reported)
 {
     bool needs_recovery = enter();
     busy_guard guard{*this};
     if (needs_recovery)
         co_await recover();
-    if (!PQsendQuery(conn_, text.c_str()))
-        throw_send_failed();
-    dirty_ = true;
-    if (!flushed())
-        co_await flush();
-    co_await collect(text);
+    const bool report_it = reported && reporting();
+    const clock::time_point started = report_it ? clock::now() : clock::time_point{};
+    try {
+        if (!PQsendQuery(conn_, text.c_str()))
+            throw_send_failed();
+        dirty_ = true;
+        if (!flushed())
+            co_await flush();
+        result last = co_await collect(text);
+        if (report_it)
+            report({.type = query_event::kind::script, .sql = text, .rows = rows_of(last)}, started);
+    } catch (...) {
+        if (report_it)
+            report_failure({.type = query_event::kind::script, .sql = text}, started,
+                           std::current_exception());
+        throw;
+    }
 }
 
 asio::awaitable<void> connection_impl::start_stream(statement& s)
 {
     bool needs_recovery = enter();
     bool started = false;
+    stream_record_.reset();
+    const bool report_it = reporting();
+    bool sending = false;
+    clock::time_point sent_at{};
     try {
         if (needs_recovery)
             co_await recover();
+        sending = true;
+        if (report_it)
+            sent_at = clock::now();
         const char* name = nullptr;
         if (options_.statement_cache_size > 0) {
             name = cached_name(s);
@@ -1206,9 +1345,14 @@ asio::awaitable<void> connection_impl::start_stream(statement& s)
     } catch (...) {
         if (!started)
             busy_ = false;
+        if (report_it && sending)
+            report_failure({.type = query_event::kind::stream, .sql = s.sql, .parameters = s.size()}, sent_at,
+                           std::current_exception());
         throw;
     }
     // busy_ stays set: the stream owns the connection until its end or abandonment.
+    if (report_it)
+        stream_record_.emplace(stream_record{sent_at, s.sql, s.size(), 0});
 }
 
 asio::awaitable<result> connection_impl::stream_next_row()
@@ -1219,8 +1363,11 @@ asio::awaitable<result> connection_impl::stream_next_row()
             raw = co_await next_result();
         else
             raw = PQgetResult(conn_);
-        if (raw && PQresultStatus(raw) == PGRES_SINGLE_TUPLE)
+        if (raw && PQresultStatus(raw) == PGRES_SINGLE_TUPLE) {
+            if (stream_record_)
+                ++stream_record_->rows;
             co_return result(raw);
+        }
         // The zero-row TUPLES_OK that ends the rows, or an error (possibly after some rows):
         // read to the end like any statement.
         result_sink sink;
@@ -1229,9 +1376,13 @@ asio::awaitable<result> connection_impl::stream_next_row()
                 co_await follow_copy(action);
         co_await collect({}, std::move(sink));
         busy_ = false;
+        if (stream_record_)
+            report_stream_end(nullptr);
         co_return result();
     } catch (...) {
         busy_ = false; // dirty_ (still set if interrupted) makes the next operation recover
+        if (stream_record_)
+            report_stream_end(std::current_exception());
         throw;
     }
 }
@@ -1242,6 +1393,16 @@ void connection_impl::stream_abandon() noexcept
     if (busy_) {
         busy_ = false;
         dirty_ = true;
+        if (stream_record_) {
+            std::exception_ptr abandoned;
+            try {
+                abandoned = std::make_exception_ptr(
+                    error(client_errc::operation_aborted, "the stream was destroyed before its end"));
+            } catch (...) {
+                abandoned = std::current_exception();
+            }
+            report_stream_end(abandoned);
+        }
     }
 }
 
@@ -1255,113 +1416,159 @@ asio::awaitable<std::vector<result>> connection_impl::pipeline(batch& b)
     if (needs_recovery)
         co_await recover();
 
-    // What was sent, in order; results come back in the same order (5.1).
-    enum class item_kind { prepare, execute, sync };
-    struct item {
-        item_kind kind;
-        std::size_t statement; // index into b for prepare/execute
-        std::string key;       // cache key (prepare only)
-        std::string name;      // statement name (prepare only)
-    };
-    std::vector<item> items;
-    std::vector<std::pair<std::string, std::string>> prepared_here; // key -> name
-
-    if (!PQenterPipelineMode(conn_))
-        throw_send_failed();
-    dirty_ = true;
     auto& statements = b.statements();
-    for (std::size_t i = 0; i < statements.size(); ++i) {
-        statement& s = statements[i];
-        const char* name = nullptr;
-        if (options_.statement_cache_size > 0) {
-            build_key(s);
-            if (const std::string* cached = cache_.find(key_)) {
-                name = cached->c_str();
-            } else {
-                for (auto& [key, prepared] : prepared_here)
-                    if (key == key_)
-                        name = prepared.c_str();
-                if (!name) {
-                    std::string new_name = "pgcoro_" + std::to_string(++statement_counter_);
-                    if (!PQsendPrepare(conn_, new_name.c_str(), s.sql.c_str(), static_cast<int>(s.size()),
-                                       s.types.data()))
-                        throw_send_failed();
-                    items.push_back({item_kind::prepare, i, key_, new_name});
-                    prepared_here.emplace_back(key_, std::move(new_name));
-                    name = prepared_here.back().second.c_str();
+    const bool report_it = reporting();
+    const clock::time_point started = report_it ? clock::now() : clock::time_point{};
+    bool reported = false;
+    // Each statement's own error, for on_query (only when it listens).
+    std::vector<std::optional<error>> failures;
+    if (report_it)
+        failures.resize(statements.size());
+    try {
+        // What was sent, in order; results come back in the same order (5.1).
+        enum class item_kind { prepare, execute, sync };
+        struct item {
+            item_kind kind;
+            std::size_t statement; // index into b for prepare/execute
+            std::string key;       // cache key (prepare only)
+            std::string name;      // statement name (prepare only)
+        };
+        std::vector<item> items;
+        std::vector<std::pair<std::string, std::string>> prepared_here; // key -> name
+
+        if (!PQenterPipelineMode(conn_))
+            throw_send_failed();
+        dirty_ = true;
+        for (std::size_t i = 0; i < statements.size(); ++i) {
+            statement& s = statements[i];
+            const char* name = nullptr;
+            if (options_.statement_cache_size > 0) {
+                build_key(s);
+                if (const std::string* cached = cache_.find(key_)) {
+                    name = cached->c_str();
+                } else {
+                    for (auto& [key, prepared] : prepared_here)
+                        if (key == key_)
+                            name = prepared.c_str();
+                    if (!name) {
+                        std::string new_name = "pgcoro_" + std::to_string(++statement_counter_);
+                        if (!PQsendPrepare(conn_, new_name.c_str(), s.sql.c_str(), static_cast<int>(s.size()),
+                                           s.types.data()))
+                            throw_send_failed();
+                        items.push_back({item_kind::prepare, i, key_, new_name});
+                        prepared_here.emplace_back(key_, std::move(new_name));
+                        name = prepared_here.back().second.c_str();
+                    }
                 }
             }
+            send(s, name);
+            items.push_back({item_kind::execute, i, {}, {}});
+            if (b.mode() == batch_mode::independent) {
+                if (!PQpipelineSync(conn_))
+                    throw_send_failed();
+                items.push_back({item_kind::sync, 0, {}, {}});
+            }
         }
-        send(s, name);
-        items.push_back({item_kind::execute, i, {}, {}});
-        if (b.mode() == batch_mode::independent) {
+        if (b.mode() == batch_mode::atomic) {
             if (!PQpipelineSync(conn_))
                 throw_send_failed();
             items.push_back({item_kind::sync, 0, {}, {}});
         }
-    }
-    if (b.mode() == batch_mode::atomic) {
-        if (!PQpipelineSync(conn_))
-            throw_send_failed();
-        items.push_back({item_kind::sync, 0, {}, {}});
-    }
-    if (!flushed())
-        co_await flush();
+        if (!flushed())
+            co_await flush();
 
-    results.resize(statements.size());
-    std::optional<error> first_error;
-    std::vector<std::string> evicted;
-    for (const item& it : items) {
-        if (it.kind == item_kind::sync) {
-            // No NULL follows a sync (5.1).
-            result sync(co_await next_result());
-            if (!sync.native_handle() || PQresultStatus(sync.native_handle()) != PGRES_PIPELINE_SYNC) {
-                broken_ = true;
-                throw_lost(diagnostics_from(sync.native_handle(), conn_));
+        results.resize(statements.size());
+        std::optional<error> first_error;
+        std::vector<std::string> evicted;
+        for (const item& it : items) {
+            if (it.kind == item_kind::sync) {
+                // No NULL follows a sync (5.1).
+                result sync(co_await next_result());
+                if (!sync.native_handle() || PQresultStatus(sync.native_handle()) != PGRES_PIPELINE_SYNC) {
+                    broken_ = true;
+                    throw_lost(diagnostics_from(sync.native_handle(), conn_));
+                }
+                continue;
             }
-            continue;
-        }
-        result outcome;
-        while (PGresult* raw = co_await next_result()) {
-            result res(raw);
-            ExecStatusType status = PQresultStatus(raw);
-            if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK || status == PGRES_EMPTY_QUERY) {
-                outcome = std::move(res);
-            } else if (!first_error) {
+            result outcome;
+            while (PGresult* raw = co_await next_result()) {
+                result res(raw);
+                ExecStatusType status = PQresultStatus(raw);
+                if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK || status == PGRES_EMPTY_QUERY) {
+                    outcome = std::move(res);
+                    continue;
+                }
+                const bool first_of_statement = report_it && !failures[it.statement];
+                if (first_error && !first_of_statement)
+                    continue;
                 std::string prefix = "statement " + std::to_string(it.statement + 1) + " of " +
                                      std::to_string(statements.size()) + " in the pipeline: ";
+                std::optional<error> failure;
                 if (status == PGRES_PIPELINE_ABORTED) {
-                    first_error.emplace(client_errc::pipeline_aborted, prefix + "skipped");
+                    failure.emplace(client_errc::pipeline_aborted, prefix + "skipped");
                 } else {
                     try {
                         throw_server_error(raw, statements[it.statement].sql);
                     } catch (const error& e) {
                         diagnostics diag = e.diag();
                         diag.message = prefix + diag.message;
-                        first_error.emplace(e.code(), std::move(diag));
+                        failure.emplace(e.code(), std::move(diag));
                     }
                 }
+                if (first_of_statement)
+                    failures[it.statement] = failure;
+                if (!first_error)
+                    first_error = std::move(failure);
+            }
+            if (it.kind == item_kind::prepare) {
+                if (outcome.native_handle())
+                    if (auto gone = cache_.insert(it.key, it.name))
+                        evicted.push_back(std::move(*gone));
+            } else {
+                results[it.statement] = std::move(outcome);
             }
         }
-        if (it.kind == item_kind::prepare) {
-            if (outcome.native_handle())
-                if (auto gone = cache_.insert(it.key, it.name))
-                    evicted.push_back(std::move(*gone));
-        } else {
-            results[it.statement] = std::move(outcome);
+        if (!PQexitPipelineMode(conn_))
+            throw_lost(diagnostics_from(nullptr, conn_));
+        dirty_ = false;
+        if (PQstatus(conn_) != CONNECTION_OK)
+            throw_lost(diagnostics_from(nullptr, conn_));
+        if (report_it) {
+            // One event per statement, each with the whole batch's time.
+            reported = true;
+            const clock::time_point finished = clock::now();
+            for (std::size_t i = 0; i < statements.size(); ++i) {
+                query_event event{.type = query_event::kind::pipeline,
+                                  .sql = statements[i].sql,
+                                  .parameters = statements[i].size(),
+                                  .batch_size = statements.size()};
+                if (failures[i])
+                    event.failure = &*failures[i];
+                else
+                    event.rows = rows_of(results[i]);
+                report(event, started, finished);
+            }
         }
+        // Deallocated only now: a statement evicted mid-batch may still have been used by a
+        // later statement of the same batch.
+        for (const std::string& name : evicted)
+            co_await deallocate(name);
+        if (first_error)
+            throw *first_error;
+    } catch (...) {
+        if (report_it && !reported) {
+            // Cut off (cancelled, connection lost): every statement shares the outcome.
+            const std::exception_ptr failure = std::current_exception();
+            const clock::time_point finished = clock::now();
+            for (const statement& s : statements)
+                report_failure({.type = query_event::kind::pipeline,
+                                .sql = s.sql,
+                                .parameters = s.size(),
+                                .batch_size = statements.size()},
+                               started, failure, finished);
+        }
+        throw;
     }
-    if (!PQexitPipelineMode(conn_))
-        throw_lost(diagnostics_from(nullptr, conn_));
-    dirty_ = false;
-    if (PQstatus(conn_) != CONNECTION_OK)
-        throw_lost(diagnostics_from(nullptr, conn_));
-    // Deallocated only now: a statement evicted mid-batch may still have been used by a
-    // later statement of the same batch.
-    for (const std::string& name : evicted)
-        co_await deallocate(name);
-    if (first_error)
-        throw *first_error;
     co_return results;
 }
 
@@ -1427,7 +1634,7 @@ asio::awaitable<void> connection::execute_script(std::string_view sql)
 {
     if (!impl_)
         throw error(client_errc::connection_closed, "the connection was moved from");
-    return impl_->execute_script(std::string(sql)); // copied now: the awaitable runs later
+    return impl_->execute_script(std::string(sql), true); // copied now: the awaitable runs later
 }
 
 asio::awaitable<std::uint64_t> connection::copy_in(std::string_view copy_sql, std::string data)
@@ -1436,6 +1643,14 @@ asio::awaitable<std::uint64_t> connection::copy_in(std::string_view copy_sql, st
         return detail::fail_with<std::uint64_t>(std::make_exception_ptr(error(
             client_errc::connection_closed, "the connection is closed (default-constructed or moved from)")));
     return impl_->copy_in(std::string(copy_sql), std::move(data)); // the SQL copied now
+}
+
+asio::awaitable<void> detail::execute_internal_script(connection& c, std::string_view sql)
+{
+    if (!c.impl_)
+        return fail_with<void>(std::make_exception_ptr(error(
+            client_errc::connection_closed, "the connection is closed (default-constructed or moved from)")));
+    return c.impl_->execute_script(std::string(sql), false);
 }
 
 asio::awaitable<std::vector<result>> connection::pipeline(batch statements)
@@ -1456,7 +1671,7 @@ asio::awaitable<void> connection::ping()
 {
     if (!impl_)
         throw error(client_errc::connection_closed, "the connection was moved from");
-    return impl_->execute_script(std::string());
+    return impl_->execute_script(std::string(), false); // pings are not reported
 }
 
 asio::awaitable<void> connection::recover()

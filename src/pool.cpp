@@ -550,6 +550,7 @@ asio::awaitable<void> pool_impl::connect_task(std::shared_ptr<pool_impl> self, a
     o.connect_timeout = self->options_.connect_timeout;
     o.statement_cache_size = self->options_.statement_cache_size;
     o.on_notice = self->options_.on_notice;
+    o.on_query = self->options_.on_query;
     connection c;
     std::exception_ptr failure;
     try {
@@ -672,13 +673,14 @@ asio::awaitable<bool> pool_impl::reset(connection& c)
         break;
     case transaction_status::in_transaction:
     case transaction_status::in_error:
-        co_await c.execute_script("ROLLBACK");
+        co_await detail::execute_internal_script(c, "ROLLBACK"); // not the user's: on_query does not see it
         break;
     default:
         co_return false;
     }
     if (options_.reset_on_return == reset_mode::full)
-        co_await c.execute_script("SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL");
+        co_await detail::execute_internal_script(
+            c, "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL");
     co_return c.is_idle();
 }
 

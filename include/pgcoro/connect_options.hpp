@@ -4,10 +4,43 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace pgcoro {
+
+/// What a connection reports about each statement it ran (connect_options::on_query).
+/// Valid only during the call: copy what you keep (`sql` and `failure` point into the
+/// connection's own data).
+struct query_event {
+    /// Which call ran the statement.
+    enum class kind {
+        statement, ///< query, query_one, query_opt, scalar, execute, query_result, run
+        pipeline,  ///< one statement of connection::pipeline (one event per statement)
+        script,    ///< execute_script (also a session's BEGIN, COMMIT, ROLLBACK, SAVEPOINT)
+        copy,      ///< copy_in
+        stream,    ///< a stream, reported when it ends (its last row, an error, or destruction)
+    };
+    kind type = kind::statement;
+    /// The statement text (the whole script for kind::script), never parameter values.
+    std::string_view sql;
+    /// How many parameters were bound.
+    std::size_t parameters = 0;
+    /// From sending the statement (preparing it included, when the statement cache had to)
+    /// to its last result; for a pipeline, the whole batch's time; for a stream, until it
+    /// ended.
+    std::chrono::nanoseconds duration{};
+    /// Rows returned or affected: a SELECT's rows, an UPDATE's count, a COPY's rows, the
+    /// rows a stream delivered. 0 for a failure.
+    std::uint64_t rows = 0;
+    /// Statements in the pipeline (kind::pipeline), 0 otherwise.
+    std::size_t batch_size = 0;
+    /// The error when the statement failed (a server error, a cancellation, a lost
+    /// connection), nullptr when it succeeded.
+    const error* failure = nullptr;
+};
 
 /// How to reach the server and how a connection behaves.
 struct connect_options {
@@ -29,6 +62,17 @@ struct connect_options {
     /// progress", ...). Called on the connection's executor; must not throw and must not use
     /// the connection. Empty: notices go to pgcoro::log.
     std::function<void(const diagnostics&)> on_notice;
+
+    /// Called after every statement run through query/execute/run (and the other typed
+    /// calls), each statement of a pipeline, execute_script, copy_in, and each stream (when
+    /// it ends), successful or not. Internal traffic (preparing and deallocating cached
+    /// statements, pings, recovery after an interrupted operation, pool resets) is not
+    /// reported, nor is an operation refused before anything was sent (operation_in_progress,
+    /// a closed connection, a failed recovery). Called on the connection's executor, before
+    /// the operation returns to its caller; must not throw (an exception is caught and
+    /// logged as a warning) and must not use the connection. Empty (the default): nothing is
+    /// measured, not even the clock read.
+    std::function<void(const query_event&)> on_query;
 };
 
 } // namespace pgcoro

@@ -29,6 +29,14 @@ boost::asio::awaitable<result> stream_next_row(connection_impl& impl);
 void stream_abandon(connection_impl& impl) noexcept;
 } // namespace detail
 
+class connection;
+
+namespace detail {
+/// connection::execute_script for pgcoro's own traffic (the pool's reset): the same, but
+/// not reported to connect_options::on_query.
+boost::asio::awaitable<void> execute_internal_script(connection& c, std::string_view sql);
+} // namespace detail
+
 /// The server's view of the session's transaction (libpq's PQtransactionStatus).
 enum class transaction_status {
     idle,           ///< not in a transaction block
@@ -182,6 +190,7 @@ public:
 private:
     explicit connection(std::unique_ptr<detail::connection_impl> impl) noexcept;
     template <row_type T> friend class row_stream;
+    friend boost::asio::awaitable<void> detail::execute_internal_script(connection& c, std::string_view sql);
 
     boost::asio::awaitable<void> start_stream(detail::statement statement);
 

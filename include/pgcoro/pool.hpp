@@ -102,6 +102,11 @@ struct pool_options {
     /// Passed to every connection (connect_options).
     std::size_t statement_cache_size = 256;
     std::function<void(const diagnostics&)> on_notice;
+    /// Passed to every connection (connect_options::on_query): one event per statement the
+    /// pool's users run. The pool's own traffic (pings, resets) is not reported. Called on
+    /// the connection's executor, possibly from several threads at once on a multi-threaded
+    /// io_context: make it thread-safe.
+    std::function<void(const query_event&)> on_query;
 };
 
 /// Counters and gauges of a pool at one instant.
