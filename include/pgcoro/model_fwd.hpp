@@ -4,6 +4,8 @@
 // select.hpp.
 
 #include <cstddef>
+#include <string>
+#include <vector>
 
 namespace pgcoro {
 
@@ -39,6 +41,19 @@ template <class T, class Row = T> class select_query;
 namespace detail {
 /// The SQL of the repository calls (repository.hpp).
 template <class T> struct model_statements;
+
+/// A binary COPY of a model's rows, built before the copy starts. created_at/updated_at
+/// hold placeholders until the server's now() is known (timestamp_slots: offsets of their
+/// 8-byte values).
+struct copy_plan {
+    std::string sql;
+    std::string data;
+    std::vector<std::size_t> timestamp_slots;
+};
+
+/// One round trip before a COPY: the table's columns with their (domain-resolved) type OIDs,
+/// and now(). Rows: (name text, type int8, now timestamptz). $1: the quoted table name.
+std::string copy_catalog_query();
 } // namespace detail
 
 } // namespace pgcoro

@@ -5,6 +5,7 @@
 // Repositories never commit: the statements run in whatever scope the caller runs them.
 
 #include <pgcoro/batch.hpp>
+#include <pgcoro/copy.hpp>
 #include <pgcoro/expression.hpp>
 #include <pgcoro/model.hpp>
 #include <pgcoro/select.hpp>
@@ -27,6 +28,7 @@ template <class C, class M> struct member_pointer_value<M C::*> {
 [[noreturn]] void throw_key_in_update(const model_description& d, std::size_t column);
 [[noreturn]] void throw_no_soft_delete(const model_description& d);
 [[noreturn]] void throw_nothing_matched(const model_description& d, std::string_view operation);
+[[noreturn]] void throw_copy_incapable(const model_description& d);
 
 /// The column list of an INSERT: every column but the generated ones.
 std::string insert_columns(const model_description& d);
@@ -35,6 +37,17 @@ std::string copy_statement(const model_description& d);
 /// Columns update() sets when none are named: every column except the key, created_at,
 /// updated_at (set to now() separately) and deleted_at (soft_remove/restore own it).
 bool updated_by_default(const model_description& d, std::size_t column);
+
+template <class B> struct is_sys_time : std::false_type {};
+template <class Duration>
+struct is_sys_time<std::chrono::time_point<std::chrono::system_clock, Duration>> : std::true_type {};
+
+
+/// Checks that every copied column's type takes the member's binary encoding (COPY carries
+/// no type OIDs, so a mismatch would be misread or refused), then writes now() into the
+/// timestamp slots. Throws client_errc::type_mismatch naming the column.
+void prepare_copy(const model_description& d, const std::vector<oid_t>& member_types,
+                  const std::vector<bool (*)(oid_t)>& accepts, const result& catalog, copy_plan& plan);
 
 template <class T> struct model_statements {
     static_assert(model<T>, "repository calls need a model (see pgcoro::model_traits)");
@@ -171,6 +184,74 @@ template <class T> struct model_statements {
         for (const T& row : rows)
             b.statements().push_back(insert_row(sql, row));
         return b;
+    }
+
+    /// Whether insert_many may use a binary COPY for T: every column has a binary encoding,
+    /// and created_at/updated_at (written as the server's now()) are system_clock
+    /// time_points.
+    static constexpr bool copy_capable = [] {
+        bool capable = true;
+        for_each_column<T>([&](auto member) {
+            using M = member_type_t<T, decltype(member)>;
+            if constexpr (field_format<M>() != 1)
+                capable = false;
+        });
+        using traits = model_traits<T>;
+        if constexpr (requires { traits::created_at; })
+            capable = capable &&
+                      is_sys_time<field_value_t<std::remove_cvref_t<decltype(std::declval<T&>().*traits::created_at)>>>::value;
+        if constexpr (requires { traits::updated_at; })
+            capable = capable &&
+                      is_sys_time<field_value_t<std::remove_cvref_t<decltype(std::declval<T&>().*traits::updated_at)>>>::value;
+        return capable;
+    }();
+
+    /// The COPY statement and its data for `rows` (timestamps still placeholders).
+    static copy_plan copy_rows(std::span<const T> rows)
+    {
+        const model_description& d = description();
+        std::size_t fields = 0;
+        for (std::size_t i = 0; i < d.names.size(); ++i)
+            fields += d.generated[i] ? 0 : 1;
+        copy_plan plan;
+        plan.sql = copy_statement(d);
+        binary_copy_writer writer;
+        for (const T& row : rows) {
+            writer.begin_row(fields);
+            for_each_column_value(row, [&](std::size_t i, const auto& value) {
+                if (d.generated[i])
+                    return;
+                using M = std::remove_cvref_t<decltype(value)>;
+                if constexpr (copy_capable && field_format<M>() == 1) {
+                    if (i == d.created_at || i == d.updated_at) {
+                        plan.timestamp_slots.push_back(writer.size() + 4); // after the length
+                        writer.add(pgcoro::timestamp{});
+                    } else {
+                        writer.add(value);
+                    }
+                }
+            });
+        }
+        plan.data = std::move(writer).finish();
+        return plan;
+    }
+
+    /// The catalog check before a COPY (see prepare_copy).
+    static void prepare(const result& catalog, copy_plan& plan)
+    {
+        static const std::vector<oid_t> types = [] {
+            std::vector<oid_t> oids;
+            for_each_column<T>([&](auto member) { oids.push_back(field_oid<member_type_t<T, decltype(member)>>()); });
+            return oids;
+        }();
+        static const std::vector<bool (*)(oid_t)> accepts = [] {
+            std::vector<bool (*)(oid_t)> functions;
+            for_each_column<T>([&](auto member) {
+                functions.push_back(+[](oid_t type) { return field_accepts<member_type_t<T, decltype(member)>>(type); });
+            });
+            return functions;
+        }();
+        prepare_copy(description(), types, accepts, catalog, plan);
     }
 
     /// `UPDATE t SET ... , updated_at = now() WHERE <key> RETURNING ...`: the named columns,

@@ -53,7 +53,7 @@ using member_type_t = std::remove_cvref_t<decltype(std::declval<T&>().*Descripto
 
 /// Calls f(descriptor) for every public member of T that is backed by a column, in
 /// declaration order.
-template <class T, class F> void for_each_column(F&& f)
+template <class T, class F> constexpr void for_each_column(F&& f)
 {
     boost::mp11::mp_for_each<boost::describe::describe_members<T, public_members::value>>([&](auto member) {
         using M = member_type_t<T, decltype(member)>;

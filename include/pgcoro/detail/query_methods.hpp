@@ -208,7 +208,8 @@ public:
     {
         return start_optional<R>([&] {
             select_query<T, R> limited = query;
-            limited.limit(1);
+            if (!limited.limit_value() || *limited.limit_value() > 1)
+                limited.limit(1); // a smaller limit (0) stays
             return limited.render();
         });
     }
@@ -260,17 +261,25 @@ public:
         }
     }
 
-    /// Inserts every row; returns how many. All or nothing: one pipelined round trip of
-    /// prepared INSERTs in one implicit transaction (or the caller's), or a binary COPY —
-    /// see insert_many_options. Generated columns are left to the database (their values
-    /// are not read back: use insert_many_returning for that).
+    /// Inserts every row; returns how many. All or nothing, either way:
+    /// - pipeline: one prepared INSERT per row, all sent in one round trip and run in one
+    ///   implicit transaction (or the caller's);
+    /// - COPY (insert_method::copy, or automatic from options.copy_threshold rows): one
+    ///   round trip reads the table's column types (the binary COPY format carries none, so
+    ///   each member's type must match its column: client_errc::type_mismatch names the
+    ///   first that does not) and now(), then a binary COPY ... FROM STDIN. Models with a
+    ///   text-format member (an enum array) always use the pipeline; insert_method::copy
+    ///   then throws client_errc::invalid_argument.
+    /// Generated columns are left to the database and not read back (insert_many_returning
+    /// does that); created_at/updated_at get the server's now().
     template <class T>
     boost::asio::awaitable<std::uint64_t> insert_many(std::span<const T> rows, insert_many_options options = {})
     {
         try {
             if (rows.empty())
                 return ready<std::uint64_t>(0);
-            (void)options; // COPY comes with copy_in
+            if (use_copy<T>(rows.size(), options))
+                return copy_rows<T>(&self(), model_statements<T>::copy_rows(rows));
             return count_batch(self().pipeline(model_statements<T>::insert_batch(rows, false)));
         } catch (...) {
             return fail_with<std::uint64_t>(std::current_exception());
@@ -376,6 +385,33 @@ public:
 
 private:
     Derived& self() noexcept { return static_cast<Derived&>(*this); }
+
+    template <class T> static bool use_copy(std::size_t rows, const insert_many_options& options)
+    {
+        switch (options.method) {
+        case insert_method::pipeline:
+            return false;
+        case insert_method::copy:
+            if (!model_statements<T>::copy_capable)
+                throw_copy_incapable(model_statements<T>::description());
+            return true;
+        case insert_method::automatic:
+            break;
+        }
+        return model_statements<T>::copy_capable && rows >= options.copy_threshold;
+    }
+
+    /// The catalog check (one round trip), then the COPY. `self` is the caller's object:
+    /// like every call here it must outlive the awaitable.
+    template <class T> static boost::asio::awaitable<std::uint64_t> copy_rows(Derived* self, copy_plan plan)
+    {
+        const std::string table = model_statements<T>::description().table;
+        const std::string catalog_sql = copy_catalog_query(); // a local: no temporaries in co_await (g++ 12)
+        result catalog = co_await self->query_result(catalog_sql, table);
+        model_statements<T>::prepare(catalog, plan);
+        std::uint64_t copied = co_await self->copy_in(plan.sql, std::move(plan.data));
+        co_return copied;
+    }
 
     template <row_type T, class Make> boost::asio::awaitable<std::optional<T>> start_optional(Make make)
     {
