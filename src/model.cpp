@@ -11,14 +11,15 @@ void throw_relation_not_loaded()
 
 void throw_not_a_column(std::string_view type)
 {
-    throw error(client_errc::invalid_argument,
-                "the member is not a column of " + std::string(type) + " (not described, or a pgcoro::related)");
+    throw error(client_errc::invalid_argument, "the member is not a column of " + std::string(type) +
+                                                   " (not described, or a pgcoro::related)");
 }
 
 void finish_description(model_description& d, std::string_view schema, std::string_view table)
 {
     if (d.key.empty())
-        throw error(client_errc::invalid_argument, d.type_name + ": model_traits::primary_key names no column");
+        throw error(client_errc::invalid_argument,
+                    d.type_name + ": model_traits::primary_key names no column");
     d.table.clear();
     d.display_name.clear();
     if (!schema.empty()) {

@@ -6,14 +6,16 @@ namespace pgcoro::detail {
 
 void throw_key_in_update(const model_description& d, std::size_t column)
 {
-    throw error(client_errc::invalid_argument, "update of " + d.display_name + ": \"" + std::string(d.names[column]) +
-                                                   "\" is part of the primary key and cannot be updated this way");
+    throw error(client_errc::invalid_argument,
+                "update of " + d.display_name + ": \"" + std::string(d.names[column]) +
+                    "\" is part of the primary key and cannot be updated this way");
 }
 
 void throw_no_soft_delete(const model_description& d)
 {
     throw error(client_errc::invalid_argument,
-                d.type_name + " has no deleted_at member (model_traits::deleted_at), so it cannot be soft-deleted");
+                d.type_name +
+                    " has no deleted_at member (model_traits::deleted_at), so it cannot be soft-deleted");
 }
 
 void throw_nothing_matched(const model_description& d, std::string_view operation)
@@ -24,10 +26,11 @@ void throw_nothing_matched(const model_description& d, std::string_view operatio
 
 void throw_copy_incapable(const model_description& d)
 {
-    throw error(client_errc::invalid_argument,
-                "insert_many with insert_method::copy: " + d.type_name +
-                    " has a member without a binary COPY form (a text-format type such as an enum array, or a "
-                    "created_at/updated_at that is not a std::chrono::sys_time); use insert_method::pipeline");
+    throw error(
+        client_errc::invalid_argument,
+        "insert_many with insert_method::copy: " + d.type_name +
+            " has a member without a binary COPY form (a text-format type such as an enum array, or a "
+            "created_at/updated_at that is not a std::chrono::sys_time); use insert_method::pipeline");
 }
 
 void throw_not_in_model(std::string_view member, const model_description& model, std::string_view row_type)
@@ -68,7 +71,8 @@ bool updated_by_default(const model_description& d, std::size_t column)
 std::string copy_catalog_query()
 {
     // A domain's binary form is its base type's, so compare against the base type.
-    return "SELECT a.attname::text, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END)::int8, "
+    return "SELECT a.attname::text, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid "
+           "END)::int8, "
            "now() FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
            "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped";
 }
@@ -95,8 +99,9 @@ void prepare_copy(const model_description& d, const std::vector<oid_t>& member_t
             if (catalog.get<std::string>(row, 0) == d.names[i])
                 column_type = static_cast<oid_t>(catalog.get<std::int64_t>(row, 1));
         if (!column_type)
-            throw error(client_errc::column_not_found, "insert_many: " + d.display_name + " has no column \"" +
-                                                           std::string(d.names[i]) + "\"");
+            throw error(client_errc::column_not_found, "insert_many: " + d.display_name +
+                                                           " has no column \"" + std::string(d.names[i]) +
+                                                           "\"");
         const oid_t sent = member_types[i];
         // A COPY field carries no type: the column's receive function reads the member's
         // binary encoding, which must therefore be that type's (text-like types share one).
@@ -105,9 +110,10 @@ void prepare_copy(const model_description& d, const std::vector<oid_t>& member_t
                                     : accepts[i](*column_type);
         if (!compatible)
             throw error(client_errc::type_mismatch,
-                        "insert_many via COPY into " + d.display_name + ": column \"" + std::string(d.names[i]) +
-                            "\" has type OID " + std::to_string(*column_type) + " but " + d.type_name +
-                            "::" + std::string(d.names[i]) + " encodes type OID " + std::to_string(sent) +
+                        "insert_many via COPY into " + d.display_name + ": column \"" +
+                            std::string(d.names[i]) + "\" has type OID " + std::to_string(*column_type) +
+                            " but " + d.type_name + "::" + std::string(d.names[i]) + " encodes type OID " +
+                            std::to_string(sent) +
                             "; make the member's type match the column, or use insert_method::pipeline");
     }
     if (plan.timestamp_slots.empty())

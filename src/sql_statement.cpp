@@ -1,6 +1,6 @@
 #include <pgcoro/result.hpp>
-#include <pgcoro/types/basic.hpp>
 #include <pgcoro/sql_statement.hpp>
+#include <pgcoro/types/basic.hpp>
 
 namespace pgcoro {
 

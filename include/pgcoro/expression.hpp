@@ -88,17 +88,19 @@ public:
     }
 
     /// LIKE with a bound pattern (% and _ are wildcards; escape them with a backslash).
-    predicate like(std::string_view pattern) const requires std::same_as<detail::field_value_t<V>, std::string>
+    predicate
+    like(std::string_view pattern) const requires std::same_as<detail::field_value_t<V>, std::string>
     {
         return pattern_match(" LIKE ", pattern);
     }
-    predicate not_like(std::string_view pattern) const
-        requires std::same_as<detail::field_value_t<V>, std::string>
+    predicate
+    not_like(std::string_view pattern) const requires std::same_as<detail::field_value_t<V>, std::string>
     {
         return pattern_match(" NOT LIKE ", pattern);
     }
     /// Case-insensitive LIKE.
-    predicate ilike(std::string_view pattern) const requires std::same_as<detail::field_value_t<V>, std::string>
+    predicate
+    ilike(std::string_view pattern) const requires std::same_as<detail::field_value_t<V>, std::string>
     {
         return pattern_match(" ILIKE ", pattern);
     }
@@ -119,7 +121,8 @@ private:
         b.append(sql_).append(op).bind(pattern).append(")");
         return predicate(std::move(b));
     }
-    template <class Range> predicate any(const Range& values, std::string_view open, std::string_view close) const
+    template <class Range>
+    predicate any(const Range& values, std::string_view open, std::string_view close) const
     {
         using B = detail::field_value_t<V>;
         std::vector<B> list;
@@ -140,8 +143,11 @@ private:
 };
 
 template <class E>
-concept sql_expression = requires { typename E::value_type; } &&
-                         std::derived_from<E, expression<typename E::value_type>>;
+concept sql_expression = requires
+{
+    typename E::value_type;
+}
+&&std::derived_from<E, expression<typename E::value_type>>;
 
 namespace detail {
 
@@ -173,15 +179,15 @@ concept comparable_value = sql_expression<E> && !sql_expression<A> &&
 } // namespace detail
 
 // Comparisons of an expression with a value (bound as a parameter) or another expression.
-#define PGCORO_COMPARISON(op, sql_op)                                                                  \
-    template <sql_expression E, class A>                                                               \
-    requires detail::comparable_value<E, A> predicate operator op(const E& e, const A& value)          \
-    {                                                                                                  \
-        return detail::compare<typename E::value_type>(e.sql(), sql_op, value);                        \
-    }                                                                                                  \
-    template <sql_expression E, sql_expression F> predicate operator op(const E& e, const F& f)        \
-    {                                                                                                  \
-        return detail::compare_expressions(e.sql(), sql_op, f.sql());                                  \
+#define PGCORO_COMPARISON(op, sql_op)                                                                        \
+    template <sql_expression E, class A>                                                                     \
+    requires detail::comparable_value<E, A> predicate operator op(const E& e, const A& value)                \
+    {                                                                                                        \
+        return detail::compare<typename E::value_type>(e.sql(), sql_op, value);                              \
+    }                                                                                                        \
+    template <sql_expression E, sql_expression F> predicate operator op(const E& e, const F& f)              \
+    {                                                                                                        \
+        return detail::compare_expressions(e.sql(), sql_op, f.sql());                                        \
     }
 PGCORO_COMPARISON(==, " = ")
 PGCORO_COMPARISON(!=, " <> ")
@@ -251,7 +257,10 @@ public:
 
     template <class A>
     requires std::constructible_from<std::string, const A&>
-    friend predicate operator==(const json_text& text, const A& value) { return text.equals(std::string(value)); }
+    friend predicate operator==(const json_text& text, const A& value)
+    {
+        return text.equals(std::string(value));
+    }
 
 private:
     predicate equals(const std::string& value) const;
@@ -267,19 +276,20 @@ public:
     /// The column's (unquoted) name.
     std::string_view name() const noexcept { return name_; }
 
-    json_path operator[](std::string key) const requires std::same_as<detail::field_value_t<M>, boost::json::value>
+    json_path
+    operator[](std::string key) const requires std::same_as<detail::field_value_t<M>, boost::json::value>
     {
         return json_path(this->sql(), {std::move(key)});
     }
     /// `column @> v` (GIN-assisted).
-    predicate contains(const boost::json::value& v) const
-        requires std::same_as<detail::field_value_t<M>, boost::json::value>
+    predicate contains(
+        const boost::json::value& v) const requires std::same_as<detail::field_value_t<M>, boost::json::value>
     {
         return json_path(this->sql(), {}).contains(v);
     }
     /// `column ? key` (GIN-assisted with jsonb_ops).
-    predicate has_key(std::string_view key) const
-        requires std::same_as<detail::field_value_t<M>, boost::json::value>
+    predicate
+    has_key(std::string_view key) const requires std::same_as<detail::field_value_t<M>, boost::json::value>
     {
         return json_path(this->sql(), {}).has_key(key);
     }

@@ -52,7 +52,8 @@ template <class T> struct model_traits;
 
 /// A described struct with a model_traits specialisation.
 template <class T>
-concept model = described_row<T> && requires {
+concept model = described_row<T> && requires
+{
     model_traits<T>::table;
     model_traits<T>::primary_key;
 };

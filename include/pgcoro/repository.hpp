@@ -42,7 +42,6 @@ template <class B> struct is_sys_time : std::false_type {};
 template <class Duration>
 struct is_sys_time<std::chrono::time_point<std::chrono::system_clock, Duration>> : std::true_type {};
 
-
 /// Checks that every copied column's type takes the member's binary encoding (COPY carries
 /// no type OIDs, so a mismatch would be misread or refused), then writes now() into the
 /// timestamp slots. Throws client_errc::type_mismatch naming the column.
@@ -62,7 +61,8 @@ template <class T> struct model_statements {
     {
         const model_description& d = description();
         if constexpr (!is_tuple<Key>::value) {
-            static_assert(key_size == 1, "the model has a composite primary key: pass a std::tuple of its values");
+            static_assert(key_size == 1,
+                          "the model has a composite primary key: pass a std::tuple of its values");
             using M = typename member_pointer_value<std::tuple_element_t<0, key_members>>::type;
             b.append(d.qualified[d.key[0]]).append(" = ");
             bind_as<M>(b, key);
@@ -111,7 +111,8 @@ template <class T> struct model_statements {
     }
 
     /// The rows matching `condition`, ordered by primary key; at most `limit` if given.
-    static sql_statement list(const predicate& condition, deleted_rows deleted, std::optional<std::int64_t> limit)
+    static sql_statement list(const predicate& condition, deleted_rows deleted,
+                              std::optional<std::int64_t> limit)
     {
         select_query<T, T> query = select<T>();
         query.where(condition).include_deleted(deleted == deleted_rows::include);
@@ -198,11 +199,13 @@ template <class T> struct model_statements {
         });
         using traits = model_traits<T>;
         if constexpr (requires { traits::created_at; })
-            capable = capable &&
-                      is_sys_time<field_value_t<std::remove_cvref_t<decltype(std::declval<T&>().*traits::created_at)>>>::value;
+            capable =
+                capable && is_sys_time<field_value_t<
+                               std::remove_cvref_t<decltype(std::declval<T&>().*traits::created_at)>>>::value;
         if constexpr (requires { traits::updated_at; })
-            capable = capable &&
-                      is_sys_time<field_value_t<std::remove_cvref_t<decltype(std::declval<T&>().*traits::updated_at)>>>::value;
+            capable =
+                capable && is_sys_time<field_value_t<
+                               std::remove_cvref_t<decltype(std::declval<T&>().*traits::updated_at)>>>::value;
         return capable;
     }();
 
@@ -241,13 +244,15 @@ template <class T> struct model_statements {
     {
         static const std::vector<oid_t> types = [] {
             std::vector<oid_t> oids;
-            for_each_column<T>([&](auto member) { oids.push_back(field_oid<member_type_t<T, decltype(member)>>()); });
+            for_each_column<T>(
+                [&](auto member) { oids.push_back(field_oid<member_type_t<T, decltype(member)>>()); });
             return oids;
         }();
         static const std::vector<bool (*)(oid_t)> accepts = [] {
             std::vector<bool (*)(oid_t)> functions;
             for_each_column<T>([&](auto member) {
-                functions.push_back(+[](oid_t type) { return field_accepts<member_type_t<T, decltype(member)>>(type); });
+                functions.push_back(
+                    +[](oid_t type) { return field_accepts<member_type_t<T, decltype(member)>>(type); });
             });
             return functions;
         }();

@@ -87,8 +87,9 @@ BOOST_AUTO_TEST_CASE(model_description_names_columns_keys_and_timestamps)
     BOOST_TEST(d.created_at == 3u);
     BOOST_TEST(d.updated_at == 4u);
     BOOST_TEST(d.deleted_at == 5u);
-    BOOST_TEST(d.select_list == "\"users\".\"id\", \"users\".\"email\", \"users\".\"name\", \"users\".\"created_at\", "
-                                "\"users\".\"updated_at\", \"users\".\"deleted_at\"");
+    BOOST_TEST(d.select_list ==
+               "\"users\".\"id\", \"users\".\"email\", \"users\".\"name\", \"users\".\"created_at\", "
+               "\"users\".\"updated_at\", \"users\".\"deleted_at\"");
     const auto& p = pgcoro::detail::describe_model<profile>();
     BOOST_TEST(p.table == "\"app\".\"profiles\"");
     BOOST_TEST(!p.soft_delete());
@@ -104,10 +105,12 @@ BOOST_AUTO_TEST_CASE(select_renders_filter_order_limit_and_soft_delete)
                  .limit(10)
                  .offset(20);
     auto s = q.render();
-    BOOST_TEST(s.sql() == "SELECT \"users\".\"id\", \"users\".\"email\", \"users\".\"name\", \"users\".\"created_at\", "
-                          "\"users\".\"updated_at\", \"users\".\"deleted_at\" FROM \"users\" WHERE (((\"users\".\"email\" = "
-                          "$1) AND (\"users\".\"id\" > $2)) AND \"users\".\"deleted_at\" IS NULL) ORDER BY "
-                          "\"users\".\"id\" DESC, \"users\".\"name\" ASC LIMIT $3 OFFSET $4");
+    BOOST_TEST(
+        s.sql() ==
+        "SELECT \"users\".\"id\", \"users\".\"email\", \"users\".\"name\", \"users\".\"created_at\", "
+        "\"users\".\"updated_at\", \"users\".\"deleted_at\" FROM \"users\" WHERE (((\"users\".\"email\" = "
+        "$1) AND (\"users\".\"id\" > $2)) AND \"users\".\"deleted_at\" IS NULL) ORDER BY "
+        "\"users\".\"id\" DESC, \"users\".\"name\" ASC LIMIT $3 OFFSET $4");
     BOOST_TEST(s.parameter_count() == 4u);
     BOOST_TEST(s.parameter_types()[0] == pgcoro::oids::text);
     BOOST_TEST(s.parameter_types()[1] == pgcoro::oids::int8); // converted to the member's type
@@ -120,8 +123,9 @@ BOOST_AUTO_TEST_CASE(select_renders_filter_order_limit_and_soft_delete)
 BOOST_AUTO_TEST_CASE(count_and_exists_wrap_limited_queries)
 {
     auto q = pgcoro::select<user>().where(col(&user::name).like("A%"));
-    BOOST_TEST(q.render_count().sql() == "SELECT count(*) FROM \"users\" WHERE ((\"users\".\"name\" LIKE $1) AND "
-                                         "\"users\".\"deleted_at\" IS NULL)");
+    BOOST_TEST(q.render_count().sql() ==
+               "SELECT count(*) FROM \"users\" WHERE ((\"users\".\"name\" LIKE $1) AND "
+               "\"users\".\"deleted_at\" IS NULL)");
     q.limit(3);
     BOOST_TEST(q.render_count().sql().starts_with("SELECT count(*) FROM (SELECT 1 FROM \"users\" WHERE"));
     BOOST_TEST(q.render_exists().sql().starts_with("SELECT EXISTS (SELECT 1 FROM \"users\" WHERE"));
@@ -142,25 +146,37 @@ BOOST_AUTO_TEST_CASE(predicates_compose_and_empty_means_no_condition)
     pgcoro::predicate none;
     auto p = none && (col(&user::name).is_null() || !(col(&user::email) != "x"));
     auto s = pgcoro::select<user>().include_deleted().where(p).render();
-    BOOST_TEST(s.sql().ends_with("WHERE ((\"users\".\"name\" IS NULL) OR (NOT (\"users\".\"email\" <> $1)))"));
-    BOOST_TEST(pgcoro::select<user>().include_deleted().where(pgcoro::any_of({})).render().sql().ends_with(
-        " WHERE FALSE"));
-    BOOST_TEST(pgcoro::select<user>().include_deleted().where(pgcoro::all_of({})).render().sql().ends_with(
-        "FROM \"users\""));
+    BOOST_TEST(
+        s.sql().ends_with("WHERE ((\"users\".\"name\" IS NULL) OR (NOT (\"users\".\"email\" <> $1)))"));
+    BOOST_TEST(pgcoro::select<user>()
+                   .include_deleted()
+                   .where(pgcoro::any_of({}))
+                   .render()
+                   .sql()
+                   .ends_with(" WHERE FALSE"));
+    BOOST_TEST(pgcoro::select<user>()
+                   .include_deleted()
+                   .where(pgcoro::all_of({}))
+                   .render()
+                   .sql()
+                   .ends_with("FROM \"users\""));
 }
 
 BOOST_AUTO_TEST_CASE(jsonb_paths_bind_keys_and_add_a_containment_prefilter)
 {
-    auto text_eq = pgcoro::select<profile>().where(col(&profile::data)["sun"]["sign"].as_text() == "Aries").render();
-    BOOST_TEST(text_eq.sql().ends_with("WHERE ((\"app\".\"profiles\".\"data\" @> $1) AND (\"app\".\"profiles\".\"data\" "
-                                       "#>> $2) = $3)"));
+    auto text_eq =
+        pgcoro::select<profile>().where(col(&profile::data)["sun"]["sign"].as_text() == "Aries").render();
+    BOOST_TEST(text_eq.sql().ends_with(
+        "WHERE ((\"app\".\"profiles\".\"data\" @> $1) AND (\"app\".\"profiles\".\"data\" "
+        "#>> $2) = $3)"));
     BOOST_TEST(text_eq.parameter_count() == 3u);
     // "5" may be the string "5" or the number 5: both containment candidates
     auto number = pgcoro::select<profile>().where(col(&profile::data)["n"].as_text() == "5").render();
     BOOST_TEST(number.sql().find("@> $1 OR") != std::string::npos);
     BOOST_TEST(number.parameter_count() == 4u);
 
-    auto json_eq = pgcoro::select<profile>().where(col(&profile::data)["sun"] == boost::json::value("x")).render();
+    auto json_eq =
+        pgcoro::select<profile>().where(col(&profile::data)["sun"] == boost::json::value("x")).render();
     BOOST_TEST(json_eq.sql().find(" @> $1 AND ") != std::string::npos);
     auto contains = pgcoro::select<profile>().where(col(&profile::data).contains({{"a", 1}})).render();
     BOOST_TEST(contains.sql().ends_with("WHERE (\"app\".\"profiles\".\"data\" @> $1)"));
@@ -192,28 +208,35 @@ BOOST_AUTO_TEST_CASE(repository_statements)
     u.email = "e";
     u.name = "n";
     BOOST_TEST(statements::insert(u).sql() ==
-               "INSERT INTO \"users\" (\"email\", \"name\", \"created_at\", \"updated_at\", \"deleted_at\") VALUES ($1, "
+               "INSERT INTO \"users\" (\"email\", \"name\", \"created_at\", \"updated_at\", \"deleted_at\") "
+               "VALUES ($1, "
                "$2, now(), now(), $3) RETURNING \"id\", \"email\", \"name\", \"created_at\", \"updated_at\", "
                "\"deleted_at\"");
     BOOST_TEST(statements::update(u, nullptr).sql() ==
-               "UPDATE \"users\" SET \"email\" = $1, \"name\" = $2, \"updated_at\" = now() WHERE \"users\".\"id\" = $3 "
+               "UPDATE \"users\" SET \"email\" = $1, \"name\" = $2, \"updated_at\" = now() WHERE "
+               "\"users\".\"id\" = $3 "
                "RETURNING \"id\", \"email\", \"name\", \"created_at\", \"updated_at\", \"deleted_at\"");
     auto only_name = pgcoro::columns(&user::name);
-    BOOST_TEST(statements::update(u, &only_name).sql().starts_with(
-        "UPDATE \"users\" SET \"name\" = $1, \"updated_at\" = now() WHERE"));
+    BOOST_TEST(statements::update(u, &only_name)
+                   .sql()
+                   .starts_with("UPDATE \"users\" SET \"name\" = $1, \"updated_at\" = now() WHERE"));
     auto key = pgcoro::columns(&user::id);
     BOOST_CHECK_THROW(statements::update(u, &key), pgcoro::error);
-    BOOST_TEST(statements::upsert(u, pgcoro::columns(&user::email), nullptr).sql() ==
-               "INSERT INTO \"users\" (\"email\", \"name\", \"created_at\", \"updated_at\", \"deleted_at\") VALUES ($1, "
-               "$2, now(), now(), $3) ON CONFLICT (\"email\") DO UPDATE SET \"name\" = EXCLUDED.\"name\", "
-               "\"updated_at\" = now() RETURNING \"id\", \"email\", \"name\", \"created_at\", \"updated_at\", "
-               "\"deleted_at\", (xmax = 0) AS pgcoro_inserted");
+    BOOST_TEST(
+        statements::upsert(u, pgcoro::columns(&user::email), nullptr).sql() ==
+        "INSERT INTO \"users\" (\"email\", \"name\", \"created_at\", \"updated_at\", \"deleted_at\") VALUES "
+        "($1, "
+        "$2, now(), now(), $3) ON CONFLICT (\"email\") DO UPDATE SET \"name\" = EXCLUDED.\"name\", "
+        "\"updated_at\" = now() RETURNING \"id\", \"email\", \"name\", \"created_at\", \"updated_at\", "
+        "\"deleted_at\", (xmax = 0) AS pgcoro_inserted");
     BOOST_TEST(statements::remove(u).sql() == "DELETE FROM \"users\" WHERE \"users\".\"id\" = $1");
-    BOOST_TEST(statements::set_deleted(u, true).sql() ==
-               "UPDATE \"users\" SET \"deleted_at\" = now(), \"updated_at\" = now() WHERE \"users\".\"id\" = $1 AND "
-               "\"users\".\"deleted_at\" IS NULL");
-    BOOST_TEST(statements::get(std::int64_t{7}, pgcoro::deleted_rows::exclude).sql().ends_with(
-        "WHERE \"users\".\"id\" = $1 AND \"users\".\"deleted_at\" IS NULL"));
+    BOOST_TEST(
+        statements::set_deleted(u, true).sql() ==
+        "UPDATE \"users\" SET \"deleted_at\" = now(), \"updated_at\" = now() WHERE \"users\".\"id\" = $1 AND "
+        "\"users\".\"deleted_at\" IS NULL");
+    BOOST_TEST(statements::get(std::int64_t{7}, pgcoro::deleted_rows::exclude)
+                   .sql()
+                   .ends_with("WHERE \"users\".\"id\" = $1 AND \"users\".\"deleted_at\" IS NULL"));
 
     using tag_statements = pgcoro::detail::model_statements<post_tag>;
     BOOST_TEST(tag_statements::get(std::tuple{1, 2}, pgcoro::deleted_rows::exclude)
@@ -236,13 +259,14 @@ BOOST_AUTO_TEST_CASE(related_members_report_not_loaded)
 BOOST_AUTO_TEST_CASE(hostile_values_never_reach_the_sql_text)
 {
     const std::string hostile = "'; DROP TABLE users; --\\\"";
-    auto s = pgcoro::select<user>().where(col(&user::email) == hostile || col(&user::name).like(hostile)).render();
+    auto s =
+        pgcoro::select<user>().where(col(&user::email) == hostile || col(&user::name).like(hostile)).render();
     BOOST_TEST(s.sql().find("DROP") == std::string::npos);
     BOOST_TEST(s.sql().find('\'') == std::string::npos);
     BOOST_TEST(s.describe().find("DROP") == std::string::npos);
     // an embedded NUL cannot be sent as text: a clear error naming the parameter
-    BOOST_CHECK_EXCEPTION(pgcoro::select<user>().where(col(&user::email) == std::string("a\0b", 3)), pgcoro::error,
-                          [](const pgcoro::error& e) {
+    BOOST_CHECK_EXCEPTION(pgcoro::select<user>().where(col(&user::email) == std::string("a\0b", 3)),
+                          pgcoro::error, [](const pgcoro::error& e) {
                               return e.code() == pgcoro::client_errc::invalid_parameter &&
                                      std::string(e.what()).find("$1") != std::string::npos;
                           });

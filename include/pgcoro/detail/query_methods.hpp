@@ -125,7 +125,6 @@ public:
         }
     }
 
-
     // ---- statements built by the query builders (sql_statement) --------------------------
 
     /// query() of a rendered statement (a builder's render(), or any sql_statement).
@@ -188,12 +187,14 @@ public:
 
     /// Every row of T matching `condition`, ordered by primary key.
     template <class T>
-    boost::asio::awaitable<std::vector<T>> list(const predicate& condition, deleted_rows deleted = deleted_rows::exclude)
+    boost::asio::awaitable<std::vector<T>> list(const predicate& condition,
+                                                deleted_rows deleted = deleted_rows::exclude)
     {
         return start_all<T>([&] { return model_statements<T>::list(condition, deleted, std::nullopt); });
     }
     /// Every row of T, ordered by primary key.
-    template <class T> boost::asio::awaitable<std::vector<T>> list(deleted_rows deleted = deleted_rows::exclude)
+    template <class T>
+    boost::asio::awaitable<std::vector<T>> list(deleted_rows deleted = deleted_rows::exclude)
     {
         return start_all<T>([&] { return model_statements<T>::list({}, deleted, std::nullopt); });
     }
@@ -204,7 +205,8 @@ public:
         return start_all<R>([&] { return query.render(); });
     }
     /// The first row (the query with LIMIT 1), or nullopt.
-    template <class T, class R> boost::asio::awaitable<std::optional<R>> first(const select_query<T, R>& query)
+    template <class T, class R>
+    boost::asio::awaitable<std::optional<R>> first(const select_query<T, R>& query)
     {
         return start_optional<R>([&] {
             select_query<T, R> limited = query;
@@ -241,7 +243,8 @@ public:
         }
     }
     /// EXPLAIN (ANALYZE, BUFFERS) of a select query: the plan text.
-    template <class T, class R> boost::asio::awaitable<std::string> explain_analyze(const select_query<T, R>& query)
+    template <class T, class R>
+    boost::asio::awaitable<std::string> explain_analyze(const select_query<T, R>& query)
     {
         try {
             return explain_analyze(query.render());
@@ -273,7 +276,8 @@ public:
     /// Generated columns are left to the database and not read back (insert_many_returning
     /// does that); created_at/updated_at get the server's now().
     template <class T>
-    boost::asio::awaitable<std::uint64_t> insert_many(std::span<const T> rows, insert_many_options options = {})
+    boost::asio::awaitable<std::uint64_t> insert_many(std::span<const T> rows,
+                                                      insert_many_options options = {})
     {
         try {
             if (rows.empty())
@@ -286,7 +290,8 @@ public:
         }
     }
     template <class T>
-    boost::asio::awaitable<std::uint64_t> insert_many(const std::vector<T>& rows, insert_many_options options = {})
+    boost::asio::awaitable<std::uint64_t> insert_many(const std::vector<T>& rows,
+                                                      insert_many_options options = {})
     {
         return insert_many(std::span<const T>(rows), options);
     }
@@ -302,7 +307,8 @@ public:
             return fail_with<std::vector<T>>(std::current_exception());
         }
     }
-    template <class T> boost::asio::awaitable<std::vector<T>> insert_many_returning(const std::vector<T>& rows)
+    template <class T>
+    boost::asio::awaitable<std::vector<T>> insert_many_returning(const std::vector<T>& rows)
     {
         return insert_many_returning(std::span<const T>(rows));
     }
@@ -335,7 +341,8 @@ public:
     boost::asio::awaitable<upsert_result<T>> upsert(const T& object, const column_list<T>& conflict)
     {
         try {
-            return decode_upsert<T>(self().run(model_statements<T>::upsert(object, conflict, nullptr).native()));
+            return decode_upsert<T>(
+                self().run(model_statements<T>::upsert(object, conflict, nullptr).native()));
         } catch (...) {
             return fail_with<upsert_result<T>>(std::current_exception());
         }
