@@ -25,8 +25,11 @@ enum class insert_method {
 
 struct insert_many_options {
     insert_method method = insert_method::automatic;
-    /// insert_method::automatic uses COPY for this many rows or more.
-    std::size_t copy_threshold = 1000;
+    /// insert_method::automatic uses COPY for this many rows or more. COPY costs two round
+    /// trips more than a pipeline but half the server CPU per row: on one host it wins from
+    /// about 85 rows, at a 0.3 ms round trip from about 240, at 1 ms from about 590
+    /// (bench/results/inserts.md). 250 stays within 1.3x of the better method across those.
+    std::size_t copy_threshold = 250;
 };
 
 /// A SQL boolean expression (expression.hpp).
