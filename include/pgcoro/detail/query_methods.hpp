@@ -39,6 +39,18 @@ template <class T> boost::asio::awaitable<T> fail_with(std::exception_ptr failur
     std::rethrow_exception(failure);
 }
 
+/// `start()`'s awaitable, or, when building the statement throws (a bad parameter, a
+/// misused builder), an awaitable that fails with that error: errors found before an
+/// operation starts reach co_spawn's completion token like any other.
+template <class T, class Start> boost::asio::awaitable<T> guarded(Start&& start)
+{
+    try {
+        return start();
+    } catch (...) {
+        return fail_with<T>(std::current_exception());
+    }
+}
+
 /// An awaitable that yields `value` at once (for results known before any I/O).
 template <class T> boost::asio::awaitable<T> ready(T value)
 {
@@ -105,11 +117,8 @@ public:
     template <row_type T, parameter... Args>
     boost::asio::awaitable<row_stream<T>> stream(std::string_view sql, const Args&... args)
     {
-        try {
-            return self().template open_stream<T>(make_statement(sql, args...));
-        } catch (...) {
-            return fail_with<row_stream<T>>(std::current_exception());
-        }
+        return guarded<row_stream<T>>(
+            [&] { return self().template open_stream<T>(make_statement(sql, args...)); });
     }
 
     /// Encodes the parameters now (the awaitable keeps no reference to them) and runs the
@@ -118,11 +127,8 @@ public:
     template <parameter... Args>
     boost::asio::awaitable<result> run_encoded(std::string_view sql, const Args&... args)
     {
-        try {
-            return self().run(make_statement(sql, args...)); // constructed in place: no extra move
-        } catch (...) {
-            return fail_with<result>(std::current_exception());
-        }
+        return guarded<result>(
+            [&] { return self().run(make_statement(sql, args...)); }); // constructed in place: no extra move
     }
 
     // ---- statements built by the query builders (sql_statement) --------------------------
@@ -218,50 +224,32 @@ public:
     /// Exactly one row; client_errc::no_rows or too_many_rows otherwise.
     template <class T, class R> boost::asio::awaitable<R> one(const select_query<T, R>& query)
     {
-        try {
-            return decode_one<R>(self().run(query.render().native()));
-        } catch (...) {
-            return fail_with<R>(std::current_exception());
-        }
+        return guarded<R>([&] { return decode_one<R>(self().run(query.render().native())); });
     }
     /// How many rows the query selects (honouring its limit and offset).
     template <class T, class R> boost::asio::awaitable<std::int64_t> count(const select_query<T, R>& query)
     {
-        try {
-            return decode_one<std::int64_t>(self().run(query.render_count().native()));
-        } catch (...) {
-            return fail_with<std::int64_t>(std::current_exception());
-        }
+        return guarded<std::int64_t>(
+            [&] { return decode_one<std::int64_t>(self().run(query.render_count().native())); });
     }
     /// Whether the query selects any row.
     template <class T, class R> boost::asio::awaitable<bool> exists(const select_query<T, R>& query)
     {
-        try {
-            return decode_one<bool>(self().run(query.render_exists().native()));
-        } catch (...) {
-            return fail_with<bool>(std::current_exception());
-        }
+        return guarded<bool>([&] { return decode_one<bool>(self().run(query.render_exists().native())); });
     }
     /// EXPLAIN (ANALYZE, BUFFERS) of a select query: the plan text.
     template <class T, class R>
     boost::asio::awaitable<std::string> explain_analyze(const select_query<T, R>& query)
     {
-        try {
-            return explain_analyze(query.render());
-        } catch (...) {
-            return fail_with<std::string>(std::current_exception());
-        }
+        return guarded<std::string>([&] { return explain_analyze(query.render()); });
     }
 
     /// INSERT of `object` (generated columns left to the database, created_at/updated_at
     /// set to now()); returns the row as stored (RETURNING), generated values filled in.
     template <class T> boost::asio::awaitable<T> insert(const T& object)
     {
-        try {
-            return decode_one<T>(self().run(model_statements<T>::insert(object).native()));
-        } catch (...) {
-            return fail_with<T>(std::current_exception());
-        }
+        return guarded<T>(
+            [&] { return decode_one<T>(self().run(model_statements<T>::insert(object).native())); });
     }
 
     /// Inserts every row; returns how many. All or nothing, either way:
@@ -279,15 +267,13 @@ public:
     boost::asio::awaitable<std::uint64_t> insert_many(std::span<const T> rows,
                                                       insert_many_options options = {})
     {
-        try {
+        return guarded<std::uint64_t>([&] {
             if (rows.empty())
                 return ready<std::uint64_t>(0);
             if (use_copy<T>(rows.size(), options))
                 return copy_rows<T>(&self(), model_statements<T>::copy_rows(rows));
             return count_batch(self().pipeline(model_statements<T>::insert_batch(rows, false)));
-        } catch (...) {
-            return fail_with<std::uint64_t>(std::current_exception());
-        }
+        });
     }
     template <class T>
     boost::asio::awaitable<std::uint64_t> insert_many(const std::vector<T>& rows,
@@ -299,13 +285,11 @@ public:
     /// Inserts every row in one pipelined round trip and returns them as stored.
     template <class T> boost::asio::awaitable<std::vector<T>> insert_many_returning(std::span<const T> rows)
     {
-        try {
+        return guarded<std::vector<T>>([&] {
             if (rows.empty())
                 return ready(std::vector<T>{});
             return decode_batch<T>(self().pipeline(model_statements<T>::insert_batch(rows, true)));
-        } catch (...) {
-            return fail_with<std::vector<T>>(std::current_exception());
-        }
+        });
     }
     template <class T>
     boost::asio::awaitable<std::vector<T>> insert_many_returning(const std::vector<T>& rows)
@@ -318,20 +302,16 @@ public:
     /// key.
     template <class T> boost::asio::awaitable<T> update(const T& object)
     {
-        try {
+        return guarded<T>([&] {
             return decode_updated<T>(self().run(model_statements<T>::update(object, nullptr).native()));
-        } catch (...) {
-            return fail_with<T>(std::current_exception());
-        }
+        });
     }
     /// UPDATE of the named columns only (`pgcoro::columns(&User::name)`), plus updated_at.
     template <class T> boost::asio::awaitable<T> update(const T& object, const column_list<T>& only)
     {
-        try {
+        return guarded<T>([&] {
             return decode_updated<T>(self().run(model_statements<T>::update(object, &only).native()));
-        } catch (...) {
-            return fail_with<T>(std::current_exception());
-        }
+        });
     }
 
     /// INSERT ... ON CONFLICT (conflict columns; empty: the primary key) DO UPDATE of every
@@ -340,54 +320,41 @@ public:
     template <class T>
     boost::asio::awaitable<upsert_result<T>> upsert(const T& object, const column_list<T>& conflict)
     {
-        try {
+        return guarded<upsert_result<T>>([&] {
             return decode_upsert<T>(
                 self().run(model_statements<T>::upsert(object, conflict, nullptr).native()));
-        } catch (...) {
-            return fail_with<upsert_result<T>>(std::current_exception());
-        }
+        });
     }
     /// As above, updating only `update_columns` (plus updated_at) on conflict.
     template <class T>
     boost::asio::awaitable<upsert_result<T>> upsert(const T& object, const column_list<T>& conflict,
                                                     const column_list<T>& update_columns)
     {
-        try {
+        return guarded<upsert_result<T>>([&] {
             return decode_upsert<T>(
                 self().run(model_statements<T>::upsert(object, conflict, &update_columns).native()));
-        } catch (...) {
-            return fail_with<upsert_result<T>>(std::current_exception());
-        }
+        });
     }
 
     /// DELETE by primary key; true if a row was deleted.
     template <class T> boost::asio::awaitable<bool> remove(const T& object)
     {
-        try {
-            return any_rows(self().run(model_statements<T>::remove(object).native()));
-        } catch (...) {
-            return fail_with<bool>(std::current_exception());
-        }
+        return guarded<bool>(
+            [&] { return any_rows(self().run(model_statements<T>::remove(object).native())); });
     }
     /// Soft delete: deleted_at = now() (and updated_at) by primary key; true if the row
     /// existed and was not already deleted. client_errc::invalid_argument for a model
     /// without deleted_at.
     template <class T> boost::asio::awaitable<bool> soft_remove(const T& object)
     {
-        try {
-            return any_rows(self().run(model_statements<T>::set_deleted(object, true).native()));
-        } catch (...) {
-            return fail_with<bool>(std::current_exception());
-        }
+        return guarded<bool>(
+            [&] { return any_rows(self().run(model_statements<T>::set_deleted(object, true).native())); });
     }
     /// Undoes soft_remove: deleted_at = NULL; true if the row was soft-deleted.
     template <class T> boost::asio::awaitable<bool> restore(const T& object)
     {
-        try {
-            return any_rows(self().run(model_statements<T>::set_deleted(object, false).native()));
-        } catch (...) {
-            return fail_with<bool>(std::current_exception());
-        }
+        return guarded<bool>(
+            [&] { return any_rows(self().run(model_statements<T>::set_deleted(object, false).native())); });
     }
 
 private:
@@ -422,19 +389,11 @@ private:
 
     template <row_type T, class Make> boost::asio::awaitable<std::optional<T>> start_optional(Make make)
     {
-        try {
-            return decode_optional<T>(self().run(make().native()));
-        } catch (...) {
-            return fail_with<std::optional<T>>(std::current_exception());
-        }
+        return guarded<std::optional<T>>([&] { return decode_optional<T>(self().run(make().native())); });
     }
     template <row_type T, class Make> boost::asio::awaitable<std::vector<T>> start_all(Make make)
     {
-        try {
-            return decode_all<T>(self().run(make().native()));
-        } catch (...) {
-            return fail_with<std::vector<T>>(std::current_exception());
-        }
+        return guarded<std::vector<T>>([&] { return decode_all<T>(self().run(make().native())); });
     }
     boost::asio::awaitable<std::string> explained(sql_statement statement, std::string_view prefix)
     {
