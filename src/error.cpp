@@ -68,6 +68,8 @@ public:
             return "COMMIT was sent but its outcome is unknown";
         case client_errc::relation_not_loaded:
             return "the relation was not loaded";
+        case client_errc::invalid_cursor:
+            return "invalid paging cursor";
         }
         return "unknown pgcoro client error";
     }

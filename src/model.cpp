@@ -1,5 +1,7 @@
 #include <pgcoro/identifier.hpp>
+#include <pgcoro/loading.hpp>
 #include <pgcoro/model.hpp>
+#include <pgcoro/relations.hpp>
 
 namespace pgcoro::detail {
 
@@ -39,6 +41,37 @@ void finish_description(model_description& d, std::string_view schema, std::stri
         d.select_list += d.qualified.back();
         d.returning_list += d.quoted.back();
     }
+}
+
+void throw_relation_not_declared(std::string_view parent)
+{
+    throw error(client_errc::invalid_argument, "no relation is declared for this member in model_traits<" +
+                                                   std::string(parent) + ">::relations");
+}
+
+void throw_has_one_several(std::string_view parent, std::string_view child)
+{
+    throw error(client_errc::too_many_rows, "a one-to-one relation of " + std::string(parent) +
+                                                " found several " + std::string(child) +
+                                                " rows for one parent");
+}
+
+void throw_joined_unsupported(std::string_view why)
+{
+    throw error(client_errc::invalid_argument, "joined() loading does not support " + std::string(why));
+}
+
+void throw_joined_in_load()
+{
+    throw error(
+        client_errc::invalid_argument,
+        "joined() loaders apply to a query (select_query::load); load rows already fetched with selectin()");
+}
+
+void throw_loaders_need_model_rows()
+{
+    throw error(client_errc::invalid_argument,
+                "into<R>() cannot keep eager loaders: they fill the model's own rows");
 }
 
 } // namespace pgcoro::detail

@@ -115,10 +115,15 @@ void throw_column_not_found(std::string_view member, std::string_view cpp_type)
 
 bool check_single_row(const result& r, bool allow_empty)
 {
-    if (r.size() > 1)
+    return check_row_count(r.size(), allow_empty);
+}
+
+bool check_row_count(std::size_t rows, bool allow_empty)
+{
+    if (rows > 1)
         throw error(client_errc::too_many_rows,
-                    "expected at most one row, the query returned " + std::to_string(r.size()));
-    if (r.empty()) {
+                    "expected at most one row, the query returned " + std::to_string(rows));
+    if (rows == 0) {
         if (allow_empty)
             return false;
         throw error(client_errc::no_rows, "expected one row, the query returned none");

@@ -42,6 +42,7 @@ enum class client_errc {
     scope_not_innermost, ///< a statement through a scope that has a savepoint (or transaction) open inside it
     commit_outcome_unknown, ///< COMMIT was sent but its answer never arrived
     relation_not_loaded,    ///< a pgcoro::related member was read before it was loaded
+    invalid_cursor,         ///< a keyset paging cursor is malformed, tampered with or for another query
 };
 
 /// The category of client_errc codes.

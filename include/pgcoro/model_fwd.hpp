@@ -4,6 +4,8 @@
 // select.hpp.
 
 #include <cstddef>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,7 +43,22 @@ template <class T> struct upsert_result;
 /// A SELECT on a model's table, decoded into Row (select.hpp).
 template <class T, class Row = T> class select_query;
 
+/// A loader of one relation of parents P (loading.hpp).
+template <class P> class loader;
+class result;
+class sql_statement;
+
 namespace detail {
+class load_step;
+using load_steps = std::vector<std::unique_ptr<load_step>>;
+/// The parents' query with its joined loaders rendered in (loading.hpp).
+template <class T> sql_statement render_loaded(const select_query<T, T>& q);
+/// The parents from render_loaded()'s result; the first level of selectin steps in `next`.
+template <class T>
+std::vector<T> decode_loaded(const select_query<T, T>& q, const result& r, load_steps& next);
+/// The first level of steps of loaders applied to rows already fetched.
+template <class T> load_steps steps_for(std::span<T* const> parents, std::span<const loader<T>> loaders);
+
 /// The SQL of the repository calls (repository.hpp).
 template <class T> struct model_statements;
 

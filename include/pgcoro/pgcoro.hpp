@@ -8,9 +8,11 @@
 #include <pgcoro/error.hpp>
 #include <pgcoro/expression.hpp>
 #include <pgcoro/identifier.hpp>
+#include <pgcoro/loading.hpp>
 #include <pgcoro/logger.hpp>
 #include <pgcoro/model.hpp>
 #include <pgcoro/pool.hpp>
+#include <pgcoro/relations.hpp>
 #include <pgcoro/repository.hpp>
 #include <pgcoro/result.hpp>
 #include <pgcoro/row_lock.hpp>

@@ -126,6 +126,43 @@ private:
     std::array<std::size_t, row_width<T>()> columns_{};
 };
 
+/// Decodes a described struct from consecutive columns starting at `first` (its columns in
+/// declaration order, whatever their names): for results that hold several structs side by
+/// side, such as a join. Column types are checked once, at construction.
+template <described_row T> class positional_decoder {
+public:
+    positional_decoder(const result& r, std::size_t first) : first_(first)
+    {
+        if (r.columns() < first + width())
+            throw_column_count(r, first + width(), cpp_type_name(typeid(T)));
+        std::size_t column = first;
+        for_each_column<T>(
+            [&](auto member) { check_column<member_type_t<T, decltype(member)>>(r, column++); });
+    }
+
+    /// How many columns T takes.
+    static constexpr std::size_t width()
+    {
+        std::size_t n = 0;
+        for_each_column<T>([&](auto) { ++n; });
+        return n;
+    }
+
+    T decode(const result& r, std::size_t row) const
+    {
+        T value{};
+        std::size_t column = first_;
+        for_each_column<T>([&](auto member) {
+            using M = member_type_t<T, decltype(member)>;
+            value.*member.pointer = decode_column<M>(r, row, column++);
+        });
+        return value;
+    }
+
+private:
+    std::size_t first_;
+};
+
 } // namespace detail
 
 /// Decodes every row of `r` into T. Throws pgcoro::error (type_mismatch, column_not_found,

@@ -3,6 +3,7 @@
 // desc(&User::id)).limit(10)`, run with `session.all(query)`, `one`, `first`, `count`,
 // `exists`. Rendering never splices a value into the SQL text.
 
+#include <pgcoro/detail/load_step.hpp>
 #include <pgcoro/expression.hpp>
 #include <pgcoro/model.hpp>
 #include <pgcoro/row_lock.hpp>
@@ -19,6 +20,7 @@ namespace detail {
 [[noreturn]] void throw_not_in_model(std::string_view member, const model_description& model,
                                      std::string_view row_type);
 void check_limit(std::int64_t value, std::string_view what);
+[[noreturn]] void throw_loaders_need_model_rows();
 } // namespace detail
 
 /// A SELECT on model T's table whose rows decode into Row (T itself, or a struct with a
@@ -90,11 +92,26 @@ public:
     }
     select_query&& include_deleted(bool include = true) && { return std::move(include_deleted(include)); }
 
+    /// Eager loading: after the rows are fetched, fills these relations (selectin(...),
+    /// joined(...), see pgcoro/loading.hpp). Needs Row = T.
+    template <class... Loaders> select_query& load(const Loaders&... loaders) &
+    {
+        static_assert(std::is_same_v<Row, T>, "eager loading needs rows of the model itself");
+        (loaders_.push_back(loader<T>(loaders)), ...);
+        return *this;
+    }
+    template <class... Loaders> select_query&& load(const Loaders&... loaders) &&
+    {
+        return std::move(load(loaders...));
+    }
+
     /// The same query selecting only R's members (each must be a column of T, by name) and
     /// decoding into R. Throws client_errc::invalid_argument when rendered if one is not.
     template <class R> select_query<T, R> into() const
     {
         static_assert(described_row<R>, "into<R>() needs a described struct");
+        if (!loaders_.empty())
+            detail::throw_loaders_need_model_rows();
         select_query<T, R> other;
         other.where_ = where_;
         other.order_ = order_;
@@ -148,6 +165,18 @@ public:
     std::optional<std::int64_t> limit_value() const noexcept { return limit_; }
     std::optional<std::int64_t> offset_value() const noexcept { return offset_; }
     bool includes_deleted() const noexcept { return include_deleted_; }
+    const std::optional<row_lock>& locking() const noexcept { return lock_; }
+    /// The eager loaders, in the order given.
+    const std::vector<loader<T>>& loaders() const noexcept { return loaders_; }
+    /// The condition the query applies: condition() plus the soft-delete filter.
+    predicate filter() const
+    {
+        const detail::model_description& d = detail::describe_model<T>();
+        predicate condition = where_;
+        if (d.soft_delete() && !include_deleted_)
+            condition = std::move(condition) && predicate(detail::sql_builder(d.not_deleted()));
+        return condition;
+    }
 
 private:
     template <class, class> friend class select_query;
@@ -176,11 +205,9 @@ private:
         }
     }
 
-    void append_filter(detail::sql_builder& b, const detail::model_description& d) const
+    void append_filter(detail::sql_builder& b, const detail::model_description&) const
     {
-        predicate condition = where_;
-        if (d.soft_delete() && !include_deleted_)
-            condition = std::move(condition) && predicate(detail::sql_builder(d.not_deleted()));
+        predicate condition = filter();
         if (!condition.empty())
             b.append(" WHERE ").append(condition.sql());
     }
@@ -210,6 +237,7 @@ private:
     std::optional<std::int64_t> offset_;
     std::optional<row_lock> lock_;
     bool include_deleted_ = false;
+    std::vector<loader<T>> loaders_;
 };
 
 /// A SELECT of every column of model T: `co_await s.all(pgcoro::select<User>().where(...))`.

@@ -4,6 +4,7 @@
 // stream through Derived::open_stream) and decodes the result.
 
 #include <pgcoro/batch.hpp>
+#include <pgcoro/detail/load_step.hpp>
 #include <pgcoro/detail/statement.hpp>
 #include <pgcoro/model_fwd.hpp>
 #include <pgcoro/result.hpp>
@@ -30,6 +31,8 @@ namespace detail {
 
 /// Throws no_rows / too_many_rows; returns whether there is a row.
 bool check_single_row(const result& r, bool allow_empty);
+/// The same for a count of rows.
+bool check_row_count(std::size_t rows, bool allow_empty);
 
 /// An awaitable that fails with `failure` when awaited (for errors found before an
 /// operation starts, so co_spawn delivers them to its completion token like any other).
@@ -205,26 +208,67 @@ public:
         return start_all<T>([&] { return model_statements<T>::list({}, deleted, std::nullopt); });
     }
 
-    /// The rows a select query selects.
+    /// The rows a select query selects, with the relations its loaders name (load()) filled
+    /// in: a joined loader in the same statement, selectin loaders in one more pipelined round
+    /// trip per level of nesting.
     template <class T, class R> boost::asio::awaitable<std::vector<R>> all(const select_query<T, R>& query)
     {
+        if constexpr (std::is_same_v<T, R>)
+            if (!query.loaders().empty())
+                return guarded<std::vector<T>>([&] { return fetch_loaded<T>(&self(), query); });
         return start_all<R>([&] { return query.render(); });
     }
     /// The first row (the query with LIMIT 1), or nullopt.
     template <class T, class R>
     boost::asio::awaitable<std::optional<R>> first(const select_query<T, R>& query)
     {
-        return start_optional<R>([&] {
+        return guarded<std::optional<R>>([&] {
             select_query<T, R> limited = query;
             if (!limited.limit_value() || *limited.limit_value() > 1)
                 limited.limit(1); // a smaller limit (0) stays
-            return limited.render();
+            if constexpr (std::is_same_v<T, R>)
+                if (!limited.loaders().empty())
+                    return first_loaded<T>(&self(), std::move(limited));
+            return decode_optional<R>(self().run(limited.render().native()));
         });
     }
     /// Exactly one row; client_errc::no_rows or too_many_rows otherwise.
     template <class T, class R> boost::asio::awaitable<R> one(const select_query<T, R>& query)
     {
-        return guarded<R>([&] { return decode_one<R>(self().run(query.render().native())); });
+        return guarded<R>([&] {
+            if constexpr (std::is_same_v<T, R>)
+                if (!query.loaders().empty())
+                    return one_loaded<T>(&self(), query);
+            return decode_one<R>(self().run(query.render().native()));
+        });
+    }
+
+    /// Eager loading on rows already fetched: fills the relations the loaders name
+    /// (selectin(...) only; joined() throws client_errc::invalid_argument) in one pipelined
+    /// round trip per level of nesting, none when there is nothing to load. `rows` must
+    /// outlive the awaitable; it must not be resized meanwhile.
+    template <class T, class... Loaders>
+    boost::asio::awaitable<void> load(std::vector<T>& rows, const Loaders&... loaders)
+    {
+        return guarded<void>([&] {
+            std::vector<T*> parents;
+            parents.reserve(rows.size());
+            for (T& row : rows)
+                parents.push_back(&row);
+            const std::vector<loader<T>> list{loader<T>(loaders)...};
+            return run_steps(&self(),
+                             steps_for<T>(std::span<T* const>(parents), std::span<const loader<T>>(list)));
+        });
+    }
+    /// The same for one row.
+    template <class T, class... Loaders> boost::asio::awaitable<void> load(T& row, const Loaders&... loaders)
+    {
+        return guarded<void>([&] {
+            T* parent = &row;
+            const std::vector<loader<T>> list{loader<T>(loaders)...};
+            return run_steps(&self(),
+                             steps_for<T>(std::span<T* const>(&parent, 1), std::span<const loader<T>>(list)));
+        });
     }
     /// How many rows the query selects (honouring its limit and offset).
     template <class T, class R> boost::asio::awaitable<std::int64_t> count(const select_query<T, R>& query)
@@ -359,6 +403,66 @@ public:
 
 private:
     Derived& self() noexcept { return static_cast<Derived&>(*this); }
+
+    /// Runs loading steps level by level: every statement of a level in one round trip (a
+    /// pipeline when there are several), then the next level on the rows just attached.
+    static boost::asio::awaitable<void> run_steps(Derived* self, load_steps steps)
+    {
+        while (!steps.empty()) {
+            std::vector<statement> statements;
+            std::vector<std::size_t> counts;
+            for (auto& step : steps)
+                counts.push_back(step->plan(statements));
+            std::vector<result> results;
+            if (statements.size() == 1) {
+                auto op = self->run(std::move(statements.front()));
+                result r = co_await std::move(op);
+                results.push_back(std::move(r));
+            } else if (!statements.empty()) {
+                batch reads(batch_mode::atomic); // one snapshot for the level, outside a transaction too
+                reads.statements() = std::move(statements);
+                auto op = self->pipeline(std::move(reads));
+                results = co_await std::move(op);
+            }
+            load_steps next;
+            std::size_t at = 0;
+            for (std::size_t i = 0; i < steps.size(); ++i) {
+                steps[i]->attach(std::span<const result>(results).subspan(at, counts[i]), next);
+                at += counts[i];
+            }
+            steps = std::move(next);
+        }
+    }
+
+    /// The parents (joined relations decoded from the same rows), then the selectin levels.
+    /// `self` must outlive the awaitable, like every call here.
+    template <class T>
+    static boost::asio::awaitable<std::vector<T>> fetch_loaded(Derived* self, select_query<T, T> query)
+    {
+        auto op = self->run(render_loaded<T>(query).native());
+        result r = co_await std::move(op);
+        load_steps steps;
+        std::vector<T> rows = decode_loaded<T>(query, r, steps);
+        auto loading = run_steps(self, std::move(steps)); // a local: no temporaries in co_await (g++ 12)
+        co_await std::move(loading);
+        co_return rows;
+    }
+    template <class T>
+    static boost::asio::awaitable<std::optional<T>> first_loaded(Derived* self, select_query<T, T> query)
+    {
+        auto op = fetch_loaded<T>(self, std::move(query));
+        std::vector<T> rows = co_await std::move(op);
+        if (rows.empty())
+            co_return std::nullopt;
+        co_return std::move(rows.front());
+    }
+    template <class T> static boost::asio::awaitable<T> one_loaded(Derived* self, select_query<T, T> query)
+    {
+        auto op = fetch_loaded<T>(self, std::move(query));
+        std::vector<T> rows = co_await std::move(op);
+        check_row_count(rows.size(), false);
+        co_return std::move(rows.front());
+    }
 
     template <class T> static bool use_copy(std::size_t rows, const insert_many_options& options)
     {
