@@ -199,4 +199,14 @@ predicate json_text::equals(const std::string& value) const
     return predicate(std::move(b));
 }
 
+namespace detail {
+
+void throw_cursor_value(std::string_view column)
+{
+    throw error(client_errc::invalid_cursor,
+                "the cursor's value for sort key \"" + std::string(column) + "\" does not decode");
+}
+
+} // namespace detail
+
 } // namespace pgcoro

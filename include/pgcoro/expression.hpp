@@ -12,9 +12,11 @@
 #include <boost/json/value.hpp>
 
 #include <concepts>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -47,21 +49,104 @@ predicate all_of(std::vector<predicate> predicates);
 /// At least one predicate holds (empty list: FALSE, nothing matches).
 predicate any_of(std::vector<predicate> predicates);
 
-/// One ORDER BY term: `col(&User::name).desc().nulls_last()`.
+namespace detail {
+
+/// A model column used as a sort key, as keyset paging needs it: how to read its value from
+/// a row and how to bind a value taken back from a cursor (column<C, M>::asc/desc make one).
+class sort_key {
+public:
+    virtual ~sort_key() = default;
+    /// The model the column belongs to.
+    virtual const std::type_info& model() const noexcept = 0;
+    /// The column's (unquoted) name.
+    virtual std::string_view name() const noexcept = 0;
+    /// Whether the member may hold NULL (a std::optional).
+    virtual bool nullable() const noexcept = 0;
+    /// Appends the binary value of the column of `row` (a pointer to the model); false for
+    /// NULL (nothing appended).
+    virtual bool encode(const void* row, std::string& out) const = 0;
+    /// Binds `bytes` (a value encode() produced, read back from a cursor) to `b`, after
+    /// decoding it to check it. Throws client_errc::invalid_cursor if it does not decode.
+    virtual void bind(sql_builder& b, std::string_view bytes) const = 0;
+};
+
+[[noreturn]] void throw_cursor_value(std::string_view column);
+
+} // namespace detail
+
+/// Where NULLs of a sort key go.
+enum class null_order {
+    unspecified, ///< PostgreSQL's default: last when ascending, first when descending
+    first,
+    last,
+};
+
+/// One ORDER BY term: `col(&User::name).desc().nulls_last()`. A term on a model column
+/// (`asc(&User::name)`, `col(&User::name).desc()`) is a sort key keyset paging can use.
 class order_term {
 public:
-    explicit order_term(detail::sql_builder sql) : sql_(std::move(sql)) {}
-    order_term nulls_first() const { return with(" NULLS FIRST"); }
-    order_term nulls_last() const { return with(" NULLS LAST"); }
+    /// An arbitrary term (its direction included in `sql`).
+    explicit order_term(detail::sql_builder sql) : expression_(sql), sql_(std::move(sql)) {}
+    /// `expression ASC|DESC` on a sort key.
+    order_term(detail::sql_builder expression, bool descending, std::shared_ptr<const detail::sort_key> key)
+        : expression_(std::move(expression)), descending_(descending), key_(std::move(key))
+    {
+        render();
+    }
+
+    order_term nulls_first() const { return with_nulls(null_order::first); }
+    order_term nulls_last() const { return with_nulls(null_order::last); }
+
+    /// The whole term, as rendered in ORDER BY.
     const detail::sql_builder& sql() const noexcept { return sql_; }
 
-private:
-    order_term with(std::string_view suffix) const
+    /// The sorted expression (without direction).
+    const detail::sql_builder& expression() const noexcept { return expression_; }
+    /// The column behind the term when it is one of a model's (nullptr otherwise).
+    const detail::sort_key* key() const noexcept { return key_.get(); }
+    bool descending() const noexcept { return descending_; }
+    null_order nulls() const noexcept { return nulls_; }
+    /// Whether NULLs come after every value in this term's order.
+    bool nulls_after() const noexcept
     {
-        detail::sql_builder b = sql_;
-        b.append(suffix);
-        return order_term(std::move(b));
+        return nulls_ == null_order::last || (nulls_ == null_order::unspecified && !descending_);
     }
+    /// The same key sorted the other way (direction and NULL placement flipped). Only for
+    /// sort keys.
+    order_term reversed() const
+    {
+        order_term r = *this;
+        r.descending_ = !descending_;
+        if (nulls_ != null_order::unspecified)
+            r.nulls_ = nulls_ == null_order::first ? null_order::last : null_order::first;
+        r.render();
+        return r;
+    }
+
+private:
+    order_term with_nulls(null_order nulls) const
+    {
+        order_term t = *this;
+        t.nulls_ = nulls;
+        if (key_) {
+            t.render();
+        } else {
+            t.sql_.append(nulls == null_order::first ? " NULLS FIRST" : " NULLS LAST");
+        }
+        return t;
+    }
+    void render()
+    {
+        sql_ = expression_;
+        sql_.append(descending_ ? " DESC" : " ASC");
+        if (nulls_ != null_order::unspecified)
+            sql_.append(nulls_ == null_order::first ? " NULLS FIRST" : " NULLS LAST");
+    }
+
+    detail::sql_builder expression_;
+    bool descending_ = false;
+    null_order nulls_ = null_order::unspecified;
+    std::shared_ptr<const detail::sort_key> key_;
     detail::sql_builder sql_;
 };
 
@@ -267,14 +352,51 @@ private:
     json_path path_;
 };
 
+namespace detail {
+
+template <class C, class M> class column_sort_key final : public sort_key {
+public:
+    column_sort_key(M C::*member, std::string_view name) : member_(member), name_(name) {}
+    const std::type_info& model() const noexcept override { return typeid(C); }
+    std::string_view name() const noexcept override { return name_; }
+    bool nullable() const noexcept override { return is_optional_v<M>; }
+    bool encode(const void* row, std::string& out) const override
+    {
+        return encode_field<M>(static_cast<const C*>(row)->*member_, out);
+    }
+    void bind(sql_builder& b, std::string_view bytes) const override
+    {
+        using B = field_value_t<M>;
+        std::optional<B> value;
+        try {
+            value.emplace(decode_field<B>(bytes, field_oid<B>()));
+        } catch (const error&) {
+            throw_cursor_value(name_);
+        }
+        b.bind(*value);
+    }
+
+private:
+    M C::*member_;
+    std::string_view name_;
+};
+
+} // namespace detail
+
 /// A column of model (or described struct) C holding M: what col() returns. A jsonb column
 /// (boost::json::value) also has paths, containment and key tests.
 template <class C, class M> class column : public expression<M> {
 public:
-    column(detail::sql_builder sql, std::string_view name) : expression<M>(std::move(sql)), name_(name) {}
+    column(detail::sql_builder sql, std::string_view name, M C::*member)
+        : expression<M>(std::move(sql)), name_(name), member_(member)
+    {}
 
     /// The column's (unquoted) name.
     std::string_view name() const noexcept { return name_; }
+
+    /// Ascending / descending by this column: a sort key (keyset paging can use it).
+    order_term asc() const { return keyed(false); }
+    order_term desc() const { return keyed(true); }
 
     json_path
     operator[](std::string key) const requires std::same_as<detail::field_value_t<M>, boost::json::value>
@@ -295,7 +417,17 @@ public:
     }
 
 private:
+    order_term keyed(bool descending) const
+    {
+        if constexpr (model<C>)
+            return order_term(this->sql(), descending,
+                              std::make_shared<const detail::column_sort_key<C, M>>(member_, name_));
+        else
+            return descending ? expression<M>::desc() : expression<M>::asc();
+    }
+
     std::string_view name_;
+    M C::*member_;
 };
 
 namespace detail {
@@ -326,7 +458,7 @@ template <class C, class M> std::pair<std::string, std::string_view> column_sql(
 template <class C, class M> column<C, M> col(M C::*member)
 {
     auto named = detail::column_sql(member);
-    return column<C, M>(detail::sql_builder(std::move(named.first)), named.second);
+    return column<C, M>(detail::sql_builder(std::move(named.first)), named.second, member);
 }
 
 /// Ascending / descending by a member: `order_by(asc(&User::name))`.

@@ -639,10 +639,12 @@ template <class T> sql_statement render_loaded(const select_query<T, T>& q)
     return std::move(b).render();
 }
 
-/// Decodes the parents of render_loaded()'s result (de-duplicated, in query order), attaches
-/// the joined relations, and appends the first level of selectin steps to `next`.
+/// Decodes the parents of render_loaded()'s result (de-duplicated, in query order; the first
+/// `keep` of them, reversed if `reverse`; `more` says whether there were more than `keep`),
+/// attaches the joined relations, and appends the first level of selectin steps to `next`.
 template <class T>
-std::vector<T> decode_loaded(const select_query<T, T>& q, const result& r, load_steps& next)
+std::vector<T> decode_loaded(const select_query<T, T>& q, const result& r, load_steps& next, std::size_t keep,
+                             bool reverse, bool& more)
 {
     std::vector<T> rows;
     std::vector<std::unique_ptr<joined_decoder<T>>> joined;
@@ -677,6 +679,11 @@ std::vector<T> decode_loaded(const select_query<T, T>& q, const result& r, load_
                 j->add(rows[it->second], it->second, r, row);
         }
     }
+    more = rows.size() > keep;
+    if (more)
+        rows.erase(rows.begin() + static_cast<std::ptrdiff_t>(keep), rows.end());
+    if (reverse)
+        std::reverse(rows.begin(), rows.end());
     for (auto& j : joined)
         if (j)
             j->finish(rows, next);

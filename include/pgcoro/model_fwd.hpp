@@ -4,7 +4,9 @@
 // select.hpp.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,6 +45,22 @@ template <class T> struct upsert_result;
 /// A SELECT on a model's table, decoded into Row (select.hpp).
 template <class T, class Row = T> class select_query;
 
+/// Options of offset paging.
+struct page_options {
+    /// Also count the matching rows (total, pages), in the same round trip.
+    bool count = true;
+    /// The largest per_page accepted (client_errc::invalid_argument beyond).
+    std::int64_t max_per_page = 1000;
+    /// The largest page number accepted (0: any); caps how far OFFSET can make the server
+    /// scan.
+    std::int64_t max_page = 0;
+};
+
+/// Paging (paging.hpp).
+template <class T> struct page;
+template <class T> struct keyset_page;
+class keyset;
+
 /// A loader of one relation of parents P (loading.hpp).
 template <class P> class loader;
 class result;
@@ -55,9 +73,21 @@ using load_steps = std::vector<std::unique_ptr<load_step>>;
 template <class T> sql_statement render_loaded(const select_query<T, T>& q);
 /// The parents from render_loaded()'s result; the first level of selectin steps in `next`.
 template <class T>
-std::vector<T> decode_loaded(const select_query<T, T>& q, const result& r, load_steps& next);
+std::vector<T> decode_loaded(const select_query<T, T>& q, const result& r, load_steps& next, std::size_t keep,
+                             bool reverse, bool& more);
 /// The first level of steps of loaders applied to rows already fetched.
 template <class T> load_steps steps_for(std::span<T* const> parents, std::span<const loader<T>> loaders);
+
+template <class T, class R> struct offset_plan;
+template <class T> struct keyset_plan;
+template <class T, class R>
+offset_plan<T, R> plan_offset(const select_query<T, R>& query, std::int64_t number, std::int64_t per_page,
+                              const page_options& options);
+template <class T, class R>
+page<R> finish_offset(const offset_plan<T, R>& plan, std::vector<R> rows, bool more,
+                      std::optional<std::int64_t> total);
+template <class T> keyset_plan<T> plan_keyset(const select_query<T, T>& query, const keyset& request);
+template <class T> keyset_page<T> finish_keyset(const keyset_plan<T>& plan, std::vector<T> rows, bool more);
 
 /// The SQL of the repository calls (repository.hpp).
 template <class T> struct model_statements;

@@ -11,6 +11,7 @@
 #include <pgcoro/loading.hpp>
 #include <pgcoro/logger.hpp>
 #include <pgcoro/model.hpp>
+#include <pgcoro/paging.hpp>
 #include <pgcoro/pool.hpp>
 #include <pgcoro/relations.hpp>
 #include <pgcoro/repository.hpp>

@@ -53,6 +53,14 @@ public:
         return std::move(order_by(terms...));
     }
 
+    /// Removes every ORDER BY term.
+    select_query& clear_order() &
+    {
+        order_.clear();
+        return *this;
+    }
+    select_query&& clear_order() && { return std::move(clear_order()); }
+
     /// LIMIT (bound as a parameter). Throws client_errc::invalid_argument if negative.
     select_query& limit(std::int64_t rows) &
     {

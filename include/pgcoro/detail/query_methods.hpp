@@ -243,6 +243,41 @@ public:
         });
     }
 
+    /// Offset paging (pgcoro/paging.hpp): page `number` (1-based) of `per_page` rows of the
+    /// query, ordered as the query says with the primary key appended; per_page + 1 rows are
+    /// fetched to know has_next, and the count (unless options.count is false) is pipelined
+    /// in the same round trip. Loaders run on the page's rows. client_errc::invalid_argument
+    /// for a number or per_page below 1 or above the options' maxima, or a query with its
+    /// own limit or offset.
+    template <class T, class R>
+    boost::asio::awaitable<pgcoro::page<R>> page(const select_query<T, R>& query, std::int64_t number,
+                                                 std::int64_t per_page, const page_options& options)
+    {
+        return guarded<pgcoro::page<R>>(
+            [&] { return offset_page<T, R>(&self(), plan_offset(query, number, per_page, options)); });
+    }
+    template <class T, class R>
+    boost::asio::awaitable<pgcoro::page<R>> page(const select_query<T, R>& query, std::int64_t number,
+                                                 std::int64_t per_page)
+    {
+        return guarded<pgcoro::page<R>>(
+            [&] { return offset_page<T, R>(&self(), plan_offset(query, number, per_page, page_options{})); });
+    }
+
+    /// Keyset paging (pgcoro/paging.hpp): the page `request` names (`keyset(20)`,
+    /// `.after(page.next)`, `.before(page.previous)`), seeking by the query's sort keys plus
+    /// the primary key. client_errc::invalid_cursor for a malformed, tampered, unsigned (when
+    /// a signing key is set) or foreign cursor, before anything is sent;
+    /// client_errc::invalid_argument for an ordering that is not on the model's columns, or
+    /// on a nullable column without nulls_first()/nulls_last().
+    template <class T>
+    boost::asio::awaitable<pgcoro::keyset_page<T>> page(const select_query<T, T>& query,
+                                                        const keyset& request)
+    {
+        return guarded<pgcoro::keyset_page<T>>(
+            [&] { return keyset_page_of<T>(&self(), plan_keyset(query, request)); });
+    }
+
     /// Eager loading on rows already fetched: fills the relations the loaders name
     /// (selectin(...) only; joined() throws client_errc::invalid_argument) in one pipelined
     /// round trip per level of nesting, none when there is nothing to load. `rows` must
@@ -442,11 +477,68 @@ private:
         auto op = self->run(render_loaded<T>(query).native());
         result r = co_await std::move(op);
         load_steps steps;
-        std::vector<T> rows = decode_loaded<T>(query, r, steps);
+        bool more = false;
+        std::vector<T> rows = decode_loaded<T>(query, r, steps, static_cast<std::size_t>(-1), false, more);
         auto loading = run_steps(self, std::move(steps)); // a local: no temporaries in co_await (g++ 12)
         co_await std::move(loading);
         co_return rows;
     }
+    /// The page's rows (and count, pipelined), then its loaders.
+    template <class T, class R>
+    static boost::asio::awaitable<pgcoro::page<R>> offset_page(Derived* self, offset_plan<T, R> plan)
+    {
+        sql_statement items;
+        if constexpr (std::is_same_v<T, R>)
+            items = render_loaded<T>(plan.query);
+        else
+            items = plan.query.render();
+        std::vector<result> results;
+        if (plan.count) {
+            batch reads(batch_mode::atomic); // one snapshot: the count agrees with the rows
+            reads.statements().push_back(std::move(items).native());
+            reads.statements().push_back(plan.count->native());
+            auto op = self->pipeline(std::move(reads));
+            results = co_await std::move(op);
+        } else {
+            auto op = self->run(std::move(items).native());
+            result r = co_await std::move(op);
+            results.push_back(std::move(r));
+        }
+        const std::size_t keep = static_cast<std::size_t>(plan.per_page);
+        std::optional<std::int64_t> total;
+        if (plan.count)
+            total = results[1].template get<std::int64_t>(0, 0);
+        bool more = false;
+        if constexpr (std::is_same_v<T, R>) {
+            load_steps steps;
+            std::vector<T> rows = decode_loaded<T>(plan.query, results[0], steps, keep, false, more);
+            auto loading = run_steps(self, std::move(steps));
+            co_await std::move(loading);
+            co_return finish_offset(plan, std::move(rows), more, total);
+        } else {
+            std::vector<R> rows = rows_as<R>(results[0]);
+            more = rows.size() > keep;
+            if (more)
+                rows.resize(keep);
+            co_return finish_offset(plan, std::move(rows), more, total);
+        }
+    }
+
+    /// A keyset page's rows (reversed back for a `before` page), then its loaders.
+    template <class T>
+    static boost::asio::awaitable<pgcoro::keyset_page<T>> keyset_page_of(Derived* self, keyset_plan<T> plan)
+    {
+        auto op = self->run(render_loaded<T>(plan.query).native());
+        result r = co_await std::move(op);
+        const std::size_t keep = static_cast<std::size_t>(plan.per_page);
+        load_steps steps;
+        bool more = false;
+        std::vector<T> rows = decode_loaded<T>(plan.query, r, steps, keep, plan.backward, more);
+        auto loading = run_steps(self, std::move(steps));
+        co_await std::move(loading);
+        co_return finish_keyset(plan, std::move(rows), more);
+    }
+
     template <class T>
     static boost::asio::awaitable<std::optional<T>> first_loaded(Derived* self, select_query<T, T> query)
     {
