@@ -25,6 +25,7 @@
 namespace asio = boost::asio;
 using boost::uuids::uuid;
 using model_test::Post;
+using model_test::PostTag;
 using model_test::User;
 using pgcoro::client_errc;
 using pgcoro::col;
@@ -114,6 +115,11 @@ std::int64_t key_of(const User& u)
 uuid key_of(const Post& p)
 {
     return p.id;
+}
+
+std::pair<uuid, std::int64_t> key_of(const PostTag& link)
+{
+    return {link.post_id, link.tag_id};
 }
 
 std::int64_t key_of(const UserContact& u)
@@ -1042,6 +1048,98 @@ BOOST_AUTO_TEST_CASE(keyset_page_with_joined_loader_pages_by_parents)
                 co_await s.scalar<std::int64_t>("SELECT count(*) FROM posts WHERE author_id = $1", u.id);
             BOOST_TEST(u.posts->size() == static_cast<std::size_t>(want), u.email);
         }
+    });
+}
+
+BOOST_AUTO_TEST_CASE(keyset_walk_by_the_primary_key_alone_visits_every_row_once)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options());
+        auto s = co_await pool.session();
+        co_await seed_users(s, 95, "NULL");
+        std::vector<std::int64_t> expected =
+            co_await s.query<std::int64_t>("SELECT id FROM users ORDER BY id DESC");
+        auto q = pgcoro::select<User>().order_by(pgcoro::desc(&User::id));
+        const keyset request(10);
+        co_await check_walks(s, q, request, expected, "id DESC");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(keyset_walk_appends_every_column_of_a_composite_primary_key)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options());
+        auto s = co_await pool.session();
+        co_await seed_posts(s, 10, 400);
+        co_await s.execute("INSERT INTO tags (name) SELECT 'tag ' || g FROM generate_series(1, 3) AS g");
+        co_await s.execute(
+            "INSERT INTO post_tags (post_id, tag_id) SELECT p.id, t.id FROM posts p CROSS JOIN tags t");
+        std::vector<PostTag> ascending_rows =
+            co_await s.query<PostTag>("SELECT post_id, tag_id FROM post_tags ORDER BY tag_id, post_id");
+        std::vector<PostTag> descending_rows =
+            co_await s.query<PostTag>("SELECT post_id, tag_id FROM post_tags ORDER BY tag_id DESC, post_id");
+        const auto ascending = keys_of(ascending_rows);
+        const auto descending = keys_of(descending_rows);
+        BOOST_TEST_REQUIRE(ascending.size() == 1200u);
+        const keyset request(47);
+        auto asc_q = pgcoro::select<PostTag>().order_by(&PostTag::tag_id); // row comparison
+        co_await check_walks(s, asc_q, request, ascending, "tag_id ASC, post_id ASC");
+        auto desc_q = pgcoro::select<PostTag>().order_by(pgcoro::desc(&PostTag::tag_id)); // mixed directions
+        co_await check_walks(s, desc_q, request, descending, "tag_id DESC, post_id ASC");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(keyset_cursor_either_way_follows_next_and_previous)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options());
+        auto s = co_await pool.session();
+        co_await seed_users(s, 30, "NULL");
+        auto q = pgcoro::select<User>().order_by(&User::email);
+        std::vector<std::int64_t> expected =
+            co_await s.query<std::int64_t>("SELECT id FROM users ORDER BY email");
+        const keyset first_page(10);
+        pgcoro::keyset_page<User> first = co_await s.page(q, first_page);
+        const keyset forward = keyset(10).cursor(*first.next);
+        pgcoro::keyset_page<User> second = co_await s.page(q, forward);
+        BOOST_TEST((keys_of(second.items) ==
+                    std::vector<std::int64_t>(expected.begin() + 10, expected.begin() + 20)));
+        BOOST_TEST_REQUIRE(second.previous.has_value());
+        const keyset backward = keyset(10).cursor(*second.previous);
+        pgcoro::keyset_page<User> again = co_await s.page(q, backward);
+        BOOST_TEST((keys_of(again.items) == keys_of(first.items)));
+        BOOST_TEST(!again.has_prev);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(keyset_page_emptied_meanwhile_still_links_back)
+{
+    // Every row after the cursor deleted before the page is fetched: the page is empty, but it
+    // is not the first page, so there is a page before it (and, going backward, one after it).
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options());
+        auto s = co_await pool.session();
+        co_await seed_users(s, 30, "NULL");
+        auto q = pgcoro::select<User>().order_by(&User::id);
+        const keyset first_page(10);
+        pgcoro::keyset_page<User> first = co_await s.page(q, first_page);
+        const keyset second_page = keyset(10).after(*first.next);
+        pgcoro::keyset_page<User> second = co_await s.page(q, second_page);
+        BOOST_TEST_REQUIRE(second.next.has_value());
+        BOOST_TEST_REQUIRE(second.previous.has_value());
+        co_await s.execute("DELETE FROM users WHERE id > 20 OR id <= 10");
+
+        const keyset third_page = keyset(10).after(*second.next);
+        pgcoro::keyset_page<User> third = co_await s.page(q, third_page);
+        BOOST_TEST(third.items.empty());
+        BOOST_TEST(!third.has_next);
+        BOOST_TEST(third.has_prev, "the page after page 2 offers no way back");
+
+        const keyset back_page = keyset(10).before(*second.previous);
+        pgcoro::keyset_page<User> back = co_await s.page(q, back_page);
+        BOOST_TEST(back.items.empty());
+        BOOST_TEST(!back.has_prev);
+        BOOST_TEST(back.has_next, "the page before page 2 offers no way forward");
     });
 }
 

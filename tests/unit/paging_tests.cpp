@@ -689,6 +689,16 @@ BOOST_AUTO_TEST_CASE(keyset_rejects_per_page_out_of_range)
     BOOST_CHECK_NO_THROW(pgcoro::detail::plan_keyset(q, keyset(5000).max_per_page(5000)));
 }
 
+BOOST_AUTO_TEST_CASE(keyset_rejects_a_per_page_whose_limit_would_overflow)
+{
+    // LIMIT is per_page + 1: INT64_MAX rows per page cannot be fetched that way.
+    expect_invalid_keyset(pgcoro::select<item>(), keyset(int64_max).max_per_page(int64_max),
+                          client_errc::invalid_argument);
+    page_options unbounded;
+    unbounded.max_per_page = int64_max;
+    expect_invalid_argument(pgcoro::select<item>(), 1, int64_max, unbounded);
+}
+
 BOOST_AUTO_TEST_CASE(keyset_rejects_a_query_with_its_own_limit_or_offset)
 {
     expect_invalid_keyset(pgcoro::select<item>().limit(5), keyset(10), client_errc::invalid_argument);
