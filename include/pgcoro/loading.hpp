@@ -592,12 +592,9 @@ template <class T> sql_statement render_loaded(const select_query<T, T>& q)
         wrap = wrap || table == d.table;
         tables.push_back(std::move(table));
     }
-    sql_builder order;
-    for (const order_term& t : q.ordering()) {
+    sql_builder order; // made unique, so the parents' rows stay together and LIMIT is stable
+    for (const order_term& t : unique_ordering(q))
         order.append(order.empty() ? "" : ", ").append(t.sql());
-    }
-    for (std::size_t k : d.key)
-        order.append(order.empty() ? "" : ", ").append(d.qualified[k]);
 
     const std::string parent = wrap ? std::string("\"pgcoro_parent\"") : d.table;
     sql_builder b("SELECT ");

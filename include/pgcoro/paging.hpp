@@ -116,33 +116,6 @@ void check_per_page(std::int64_t per_page, std::int64_t max_per_page);
 /// The keyset condition for rows after `values` in the order of `terms`.
 predicate keyset_condition(const std::vector<order_term>& terms, const std::vector<cursor_value>& values);
 
-/// Whether `terms` already has a sort key on column `name` of model `model`.
-inline bool has_key_term(const std::vector<order_term>& terms, const std::type_info& model,
-                         std::string_view name)
-{
-    return std::any_of(terms.begin(), terms.end(), [&](const order_term& t) {
-        return t.key() && t.key()->model() == model && t.key()->name() == name;
-    });
-}
-
-/// The query's ordering with T's primary key columns appended (ascending) where missing.
-template <class T, class R> std::vector<order_term> unique_ordering(const select_query<T, R>& query)
-{
-    std::vector<order_term> terms = query.ordering();
-    std::apply(
-        [&](auto... key) {
-            (
-                [&] {
-                    auto column = col(key);
-                    if (!has_key_term(terms, typeid(T), column.name()))
-                        terms.push_back(column.asc());
-                }(),
-                ...);
-        },
-        as_member_tuple(model_traits<T>::primary_key));
-    return terms;
-}
-
 /// An offset page's query (LIMIT per_page + 1 OFFSET ...) and its count statement.
 template <class T, class R> struct offset_plan {
     select_query<T, R> query;

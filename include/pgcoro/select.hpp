@@ -8,9 +8,12 @@
 #include <pgcoro/model.hpp>
 #include <pgcoro/row_lock.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -247,6 +250,37 @@ private:
     bool include_deleted_ = false;
     std::vector<loader<T>> loaders_;
 };
+
+namespace detail {
+
+/// Whether `terms` already has a sort key on column `name` of model `model`.
+inline bool has_key_term(const std::vector<order_term>& terms, const std::type_info& model,
+                         std::string_view name)
+{
+    return std::any_of(terms.begin(), terms.end(), [&](const order_term& t) {
+        return t.key() && t.key()->model() == model && t.key()->name() == name;
+    });
+}
+
+/// The query's ordering with T's primary key columns appended (ascending) where missing.
+template <class T, class R> std::vector<order_term> unique_ordering(const select_query<T, R>& query)
+{
+    std::vector<order_term> terms = query.ordering();
+    std::apply(
+        [&](auto... key) {
+            (
+                [&] {
+                    auto column = col(key);
+                    if (!has_key_term(terms, typeid(T), column.name()))
+                        terms.push_back(column.asc());
+                }(),
+                ...);
+        },
+        as_member_tuple(model_traits<T>::primary_key));
+    return terms;
+}
+
+} // namespace detail
 
 /// A SELECT of every column of model T: `co_await s.all(pgcoro::select<User>().where(...))`.
 template <class T> select_query<T, T> select()
