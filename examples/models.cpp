@@ -1,6 +1,7 @@
 // Models and queries: users, posts and JSONB profiles declared as Boost.Describe structs
 // plus model_traits; repository calls (insert, get, update, upsert, soft_remove,
-// insert_many) and the select builder, with every value bound as a parameter.
+// insert_many), the select builder, eager loading and paging, with every value bound as a
+// parameter.
 //
 //   models "postgresql://user:password@localhost/db"
 //
@@ -21,6 +22,7 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,14 +33,17 @@ namespace asio = boost::asio;
 
 // ---- the models -------------------------------------------------------------------------
 
+struct User;
+
 struct Post {
     boost::uuids::uuid id{};
     std::int64_t author_id = 0;
     std::string title;
     std::optional<pgcoro::timestamp> created_at;
     std::optional<pgcoro::timestamp> updated_at;
+    pgcoro::related<std::shared_ptr<User>> author; // many-to-one
 };
-BOOST_DESCRIBE_STRUCT(Post, (), (id, author_id, title, created_at, updated_at))
+BOOST_DESCRIBE_STRUCT(Post, (), (id, author_id, title, created_at, updated_at, author))
 
 struct User {
     std::int64_t id = 0;
@@ -71,6 +76,7 @@ template <> struct pgcoro::model_traits<User> {
     static constexpr auto created_at = &User::created_at;
     static constexpr auto updated_at = &User::updated_at;
     static constexpr auto deleted_at = &User::deleted_at; // soft delete
+    static constexpr auto relations = std::tuple{pgcoro::has_many(&User::posts, &Post::author_id)};
 };
 template <> struct pgcoro::model_traits<Post> {
     static constexpr std::string_view table = "posts";
@@ -78,6 +84,7 @@ template <> struct pgcoro::model_traits<Post> {
     static constexpr auto generated = &Post::id; // DEFAULT gen_random_uuid()
     static constexpr auto created_at = &Post::created_at;
     static constexpr auto updated_at = &Post::updated_at;
+    static constexpr auto relations = std::tuple{pgcoro::belongs_to(&Post::author, &Post::author_id)};
 };
 template <> struct pgcoro::model_traits<Profile> {
     static constexpr std::string_view table = "profiles";
@@ -204,6 +211,28 @@ asio::awaitable<void> demo(pgcoro::pool& pool)
     std::cout << "Aries: " << found_aries.size() << ", cpp: " << cpp_count << "\n";
     std::string plan = co_await s.explain_analyze(aries);
     std::cout << "plan:\n" << plan << "\n";
+
+    // Eager loading: every user's posts in one more statement (never lazily); each post's
+    // author, shared, in a second level.
+    auto with_posts = pgcoro::select<User>().order_by(&User::id).load(
+        pgcoro::selectin(&User::posts).with(pgcoro::selectin(&Post::author)));
+    std::vector<User> loaded = co_await s.all(with_posts);
+    for (const User& u : loaded)
+        if (!u.posts->empty())
+            std::cout << u.name << " wrote " << u.posts->size() << " posts; the first by "
+                      << u.posts->front().author.get()->name << "\n";
+
+    // Paging: by offset (with the count in the same round trip) and by keyset cursor.
+    auto by_name = pgcoro::select<User>().order_by(&User::name);
+    pgcoro::page<User> second = co_await s.page(by_name, 2, 2);
+    std::cout << "page " << second.page << " of " << *second.pages << ": " << second.items.size()
+              << " users, has_next " << second.has_next << "\n";
+    pgcoro::keyset_page<User> first_page = co_await s.page(by_name, pgcoro::keyset(4));
+    std::cout << "keyset page: " << first_page.items.size() << " users, next cursor " << *first_page.next
+              << "\n";
+    pgcoro::keyset_page<User> next_page = co_await s.page(by_name, pgcoro::keyset(4).after(*first_page.next));
+    std::cout << "next keyset page: " << next_page.items.size() << " users, starting at "
+              << next_page.items.front().name << "\n";
 
     // Raw SQL stays first-class and maps into the same models.
     std::vector<User> raw =
