@@ -9,8 +9,14 @@
 
 #include <pgcoro/pgcoro.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -32,6 +38,7 @@ using pgcoro::col;
 using pgcoro::keyset;
 using pgcoro::page_options;
 using event_kind = pgcoro::query_event::kind;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -103,6 +110,28 @@ asio::awaitable<void> seed_posts(pgcoro::queryable& s, std::int64_t authors, std
                        "FROM generate_series(1, $1::bigint) AS g "
                        "JOIN users u ON u.email = 'author' || (g % $2::bigint + 1) || '@example.com'",
                        posts, authors);
+}
+
+/// Inserts a user from `other` after `delay`.
+asio::awaitable<void> insert_user_after(pgcoro::queryable& other, std::chrono::milliseconds delay)
+{
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(delay);
+    co_await timer.async_wait(asio::use_awaitable);
+    co_await other.execute("INSERT INTO users (email) VALUES ('late@example.com')");
+}
+
+/// Authors author1 ... author12 and ten posts for each of the authors 2..11; returns the
+/// authors' ids in order.
+asio::awaitable<std::vector<std::int64_t>> seed_ten_posts_each(pgcoro::queryable& s)
+{
+    co_await s.execute("INSERT INTO users (email) SELECT 'author' || g || '@example.com' "
+                       "FROM generate_series(1, 12) AS g");
+    std::vector<std::int64_t> authors = co_await s.query<std::int64_t>("SELECT id FROM users ORDER BY id");
+    co_await s.execute("INSERT INTO posts (author_id, title) SELECT u.id, 'original' "
+                       "FROM users u, generate_series(1, 10) WHERE u.id > $1 AND u.id < $2",
+                       authors.front(), authors.back());
+    co_return authors;
 }
 
 // ---- keys and checks ---------------------------------------------------------------------------
@@ -472,6 +501,31 @@ BOOST_AUTO_TEST_CASE(offset_page_honours_filters_and_soft_delete_in_rows_and_cou
     });
 }
 
+BOOST_AUTO_TEST_CASE(offset_page_total_agrees_with_its_rows_under_a_concurrent_insert)
+{
+    // The count is pipelined with the rows "in one snapshot" so they agree. Each row the page
+    // reads here takes 100 ms (so does each row the count reads), and another session commits
+    // a new row 250 ms in: after the row query started, before the count starts.
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(2));
+        auto s = co_await pool.session();
+        auto other = co_await pool.session();
+        co_await seed_users(s, 5, "NULL");
+        auto slow = pgcoro::select<User>().where(
+            pgcoro::predicate(pgcoro::detail::sql_builder("pg_sleep(0.1) IS NOT NULL")));
+        bool inserted = false;
+        auto executor = co_await asio::this_coro::executor;
+        asio::co_spawn(executor, insert_user_after(other, 250ms),
+                       [&](std::exception_ptr e) { inserted = !e; });
+        pgcoro::page<User> p = co_await s.page(slow, 1, 10);
+        BOOST_TEST(inserted);
+        BOOST_TEST(!p.has_next);
+        BOOST_TEST(*p.total == static_cast<std::int64_t>(p.items.size()),
+                   "total " << *p.total << " but " << p.items.size() << " rows on the only page");
+        BOOST_TEST(*p.pages == 1);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(offset_page_runs_selectin_loaders_on_its_rows)
 {
     statement_log log;
@@ -767,15 +821,9 @@ BOOST_AUTO_TEST_CASE(keyset_walk_is_undisturbed_by_inserts_and_deletes_between_p
         pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(2));
         auto s = co_await pool.session();
         auto other = co_await pool.session();
-        co_await other.execute("INSERT INTO users (email) SELECT 'author' || g || '@example.com' "
-                               "FROM generate_series(1, 12) AS g");
-        std::vector<std::int64_t> authors =
-            co_await s.query<std::int64_t>("SELECT id FROM users ORDER BY id");
-        BOOST_TEST_REQUIRE(authors.size() == 12u);
         // Ten posts for each of the authors 1..10 (author 0 and 11 have none yet).
-        co_await other.execute("INSERT INTO posts (author_id, title) SELECT u.id, 'original' "
-                               "FROM users u, generate_series(1, 10) WHERE u.id > $1 AND u.id < $2",
-                               authors[0], authors[11]);
+        std::vector<std::int64_t> authors = co_await seed_ten_posts_each(other);
+        BOOST_TEST_REQUIRE(authors.size() == 12u);
         std::vector<uuid> original = co_await s.query<uuid>("SELECT id FROM posts ORDER BY author_id, id");
         BOOST_TEST_REQUIRE(original.size() == 100u);
 
@@ -848,6 +896,74 @@ BOOST_AUTO_TEST_CASE(keyset_walk_is_undisturbed_by_inserts_and_deletes_between_p
         for (std::size_t i = 1; i < seen.size(); ++i) {
             const bool ordered =
                 std::tie(seen[i - 1].author_id, seen[i - 1].id) < std::tie(seen[i].author_id, seen[i].id);
+            BOOST_TEST(ordered, "out of order at row " << i);
+        }
+    });
+}
+
+BOOST_AUTO_TEST_CASE(keyset_backward_walk_is_undisturbed_by_inserts_and_deletes_between_pages)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(2));
+        auto s = co_await pool.session();
+        auto other = co_await pool.session();
+        std::vector<std::int64_t> authors = co_await seed_ten_posts_each(other);
+        std::vector<uuid> original = co_await s.query<uuid>("SELECT id FROM posts ORDER BY author_id, id");
+        BOOST_TEST_REQUIRE(original.size() == 100u);
+
+        auto q = pgcoro::select<Post>().order_by(&Post::author_id);
+        const keyset request(10);
+        std::vector<pgcoro::keyset_page<Post>> to_end = co_await pages_after(s, q, request, 20);
+        BOOST_TEST_REQUIRE(to_end.size() == 10u);
+        std::vector<pgcoro::keyset_page<Post>> fetched{to_end.back()}; // walking backward from here
+        std::set<uuid> inserted_behind, inserted_ahead, deleted_ahead;
+        for (int page = 1; fetched.back().previous; ++page) {
+            BOOST_TEST_REQUIRE(page <= 50);
+            if (page == 3) {
+                // The cursor is on the first post of authors[8]. Behind it (walked past already):
+                // new posts of authors[11] and authors[9]; ahead of it: authors[7] (the very next
+                // page) and authors[0] (before every row).
+                const std::string add = "INSERT INTO posts (author_id, title) SELECT $1, 'new' "
+                                        "FROM generate_series(1, 4) RETURNING id";
+                const std::vector<std::size_t> behind{11, 9}, ahead{7, 0};
+                for (std::size_t a : behind) {
+                    std::vector<uuid> ids = co_await other.query<uuid>(add, authors[a]);
+                    inserted_behind.insert(ids.begin(), ids.end());
+                }
+                for (std::size_t a : ahead) {
+                    std::vector<uuid> ids = co_await other.query<uuid>(add, authors[a]);
+                    inserted_ahead.insert(ids.begin(), ids.end());
+                }
+                // Deleted: the boundary row itself, and two rows not reached yet.
+                co_await other.execute("DELETE FROM posts WHERE id = $1", fetched.back().items.front().id);
+                std::vector<uuid> gone = co_await other.query<uuid>(
+                    "DELETE FROM posts WHERE id IN (SELECT id FROM posts WHERE author_id = $1 ORDER BY id "
+                    "LIMIT 2) RETURNING id",
+                    authors[4]);
+                deleted_ahead.insert(gone.begin(), gone.end());
+            }
+            const keyset preceding = request.before(*fetched.back().previous);
+            pgcoro::keyset_page<Post> p = co_await s.page(q, preceding);
+            fetched.push_back(std::move(p));
+        }
+
+        const std::vector<Post> rows = rows_of(fetched, true);
+        std::vector<uuid> walked = keys_of(rows);
+        check_each_once(walked, "backward walk");
+        std::multiset<uuid> counted(walked.begin(), walked.end());
+        for (const uuid& id : inserted_behind)
+            BOOST_TEST(counted.count(id) == 0u, "a row inserted behind the cursor appeared: " << id);
+        for (const uuid& id : inserted_ahead)
+            BOOST_TEST(counted.count(id) == 1u, "a row inserted ahead of the cursor: " << id);
+        for (const uuid& id : deleted_ahead)
+            BOOST_TEST(counted.count(id) == 0u, "a row deleted before it was reached appeared: " << id);
+        for (const uuid& id : original)
+            if (!deleted_ahead.contains(id))
+                BOOST_TEST(counted.count(id) == 1u, "an existing row was skipped: " << id);
+        BOOST_TEST(walked.size() == original.size() - deleted_ahead.size() + inserted_ahead.size());
+        for (std::size_t i = 1; i < rows.size(); ++i) {
+            const bool ordered =
+                std::tie(rows[i - 1].author_id, rows[i - 1].id) < std::tie(rows[i].author_id, rows[i].id);
             BOOST_TEST(ordered, "out of order at row " << i);
         }
     });
