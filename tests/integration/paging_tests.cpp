@@ -1249,13 +1249,20 @@ BOOST_AUTO_TEST_CASE(keyset_page_emptied_meanwhile_still_links_back)
         pgcoro::keyset_page<User> third = co_await s.page(q, third_page);
         BOOST_TEST(third.items.empty());
         BOOST_TEST(!third.has_next);
-        BOOST_TEST(third.has_prev, "the page after page 2 offers no way back");
+        BOOST_TEST_REQUIRE(third.has_prev, "the page after page 2 offers no way back");
+        const std::vector<std::int64_t> page_two = keys_of(second.items);
+        const keyset from_third = keyset(10).before(*third.previous);
+        pgcoro::keyset_page<User> back_to_second = co_await s.page(q, from_third);
+        BOOST_TEST((keys_of(back_to_second.items) == page_two));
 
         const keyset back_page = keyset(10).before(*second.previous);
         pgcoro::keyset_page<User> back = co_await s.page(q, back_page);
         BOOST_TEST(back.items.empty());
         BOOST_TEST(!back.has_prev);
-        BOOST_TEST(back.has_next, "the page before page 2 offers no way forward");
+        BOOST_TEST_REQUIRE(back.has_next, "the page before page 2 offers no way forward");
+        const keyset from_back = keyset(10).after(*back.next);
+        pgcoro::keyset_page<User> forward_to_second = co_await s.page(q, from_back);
+        BOOST_TEST((keys_of(forward_to_second.items) == page_two));
     });
 }
 
