@@ -756,6 +756,20 @@ BOOST_AUTO_TEST_CASE(selectin_chunks_count_distinct_keys_not_parents)
         for (const Post& p : all)
             wrong += !*p.author || (*p.author)->id != p.author_id;
         BOOST_TEST(wrong == 0u);
+
+        // Many-to-many: 600 parents, each post twice; both copies get the post's tags.
+        const auto tags = co_await expected_children<uuid, std::int64_t>(s, tags_by_post);
+        std::vector<Post> doubled(all.begin(), all.begin() + 300);
+        doubled.insert(doubled.end(), all.begin(), all.begin() + 300);
+        log.take();
+        const auto post_tags = selectin(&Post::tags);
+        co_await s.load(doubled, post_tags);
+        events = log.take();
+        BOOST_TEST(events.size() == 1u);
+        children_check<uuid, std::int64_t> check_tags(tags, true);
+        for (const Post& p : doubled)
+            check_tags.check(p.id, ids_of(*p.tags));
+        BOOST_TEST(check_tags.mismatched() == 0u);
     });
 }
 
@@ -1389,6 +1403,73 @@ BOOST_AUTO_TEST_CASE(joined_many_to_one_attaches_each_posts_author)
     });
 }
 
+BOOST_AUTO_TEST_CASE(joined_many_to_one_with_nested_selectin_loads_the_targets_relations)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(1));
+        auto s = co_await pool.session();
+        co_await seed_dataset(s);
+        const auto profiles = co_await expected_children<std::int64_t, std::int64_t>(s, profiles_by_user);
+
+        auto q = pgcoro::select<Post>().order_by(&Post::id).load(
+            joined(&Post::author).with(selectin(&User::profile)));
+        std::vector<Post> posts = co_await s.all(q);
+
+        BOOST_TEST(posts.size() == post_count);
+        children_check<std::int64_t, std::int64_t> check(profiles, true);
+        std::size_t wrong_authors = 0;
+        for (const Post& p : posts) {
+            const User* author = p.author->get();
+            wrong_authors += !author || author->id != p.author_id;
+            if (author)
+                check.check(author->id, profile_ids(*author->profile));
+        }
+        BOOST_TEST(wrong_authors == 0u);
+        BOOST_TEST(check.mismatched() == 0u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(joined_returns_the_parents_in_the_querys_order)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(1));
+        auto s = co_await pool.session();
+        co_await seed_dataset(s);
+        const auto expected = co_await expected_children<std::int64_t, uuid>(s, live_posts_by_author);
+        std::vector<User> everyone = co_await all_users(s);
+        std::reverse(everyone.begin(), everyone.end());
+
+        // Descending ids, the join in the parents' own query.
+        auto q = pgcoro::select<User>().order_by(pgcoro::desc(&User::id)).load(joined(&User::posts));
+        std::vector<User> users = co_await s.all(q);
+        BOOST_TEST((ids_of(users) == ids_of(everyone)));
+        children_check<std::int64_t, uuid> check(expected, true);
+        for (const User& u : users)
+            check.check(u.id, ids_of(*u.posts));
+        BOOST_TEST(check.mismatched() == 0u);
+
+        // A page ordered by a nullable column (every seventh name is NULL: first when
+        // descending), across the NULLs' end; equal to the selectin page.
+        auto jq = pgcoro::select<User>()
+                      .order_by(pgcoro::desc(&User::name), &User::id)
+                      .limit(30)
+                      .offset(130)
+                      .load(joined(&User::posts));
+        std::vector<User> by_join = co_await s.all(jq);
+        auto sq = pgcoro::select<User>()
+                      .order_by(pgcoro::desc(&User::name), &User::id)
+                      .limit(30)
+                      .offset(130)
+                      .load(selectin(&User::posts));
+        std::vector<User> by_selectin = co_await s.all(sq);
+        BOOST_TEST_REQUIRE(by_join.size() == 30u);
+        BOOST_TEST(!by_join.front().name.has_value());
+        BOOST_TEST(by_join.back().name.has_value());
+        BOOST_TEST((ids_of(by_join) == ids_of(by_selectin)));
+        BOOST_TEST((by_join == by_selectin));
+    });
+}
+
 BOOST_AUTO_TEST_CASE(joined_with_nested_selectin_loads_the_childrens_relations)
 {
     test::run([]() -> asio::awaitable<void> {
@@ -1831,6 +1912,35 @@ BOOST_AUTO_TEST_CASE(loader_blocked_by_a_lock_fails_with_lock_not_available_and_
                 check.check(p.id, ids_of(*p.comments));
         BOOST_TEST(check.parents() == post_count);
         BOOST_TEST(check.mismatched() == 0u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(loader_statement_past_a_deadline_times_out_and_the_session_recovers)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(2));
+        auto s = co_await pool.session();
+        co_await seed_blog(s);
+        auto holder = co_await pool.session();
+        pgcoro::transaction lock = co_await holder.begin();
+        co_await lock.execute("LOCK TABLE comments IN ACCESS EXCLUSIVE MODE");
+
+        // Level 3 waits for the lock: the deadline of the handle cancels it on the server.
+        auto q = pgcoro::select<User>().order_by(&User::id).load(
+            selectin(&User::posts).with(selectin(&Post::comments), selectin(&Post::tags)));
+        pgcoro::queryable bounded = s.with_timeout(300ms);
+        const auto start = steady::now();
+        auto op = bounded.all(q);
+        co_await test::expect_failure(std::move(op), client_errc::timeout);
+        BOOST_TEST((steady::now() - start < 5s));
+
+        co_await lock.rollback();
+        BOOST_TEST(s.get_connection().is_idle());
+        BOOST_TEST((s.get_connection().transaction() == pgcoro::transaction_status::idle));
+        std::vector<User> users = co_await s.all(q);
+        BOOST_TEST_REQUIRE(users.size() == 3u);
+        BOOST_TEST(users[0].posts->size() == 2u);
+        BOOST_TEST(users[0].posts.get()[0].comments.loaded());
     });
 }
 
