@@ -16,6 +16,7 @@ namespace {
 constexpr std::uint8_t cursor_version = 1;
 constexpr std::uint8_t flag_before = 0x01;
 constexpr std::uint8_t flag_signed = 0x02;
+constexpr std::uint8_t flag_inclusive = 0x04;
 constexpr std::size_t signature_size = 32; // HMAC-SHA256
 constexpr std::size_t value_length_size = 4;
 
@@ -196,7 +197,8 @@ std::string encode_cursor(const cursor_data& c, std::string_view signing_key)
     const bool is_signed = !signing_key.empty();
     std::string bytes;
     bytes += static_cast<char>(cursor_version);
-    bytes += static_cast<char>((c.before ? flag_before : 0) | (is_signed ? flag_signed : 0));
+    bytes += static_cast<char>((c.before ? flag_before : 0) | (is_signed ? flag_signed : 0) |
+                               (c.inclusive ? flag_inclusive : 0));
     append_u32(bytes, c.fingerprint);
     bytes += static_cast<char>(c.values.size());
     for (const cursor_value& value : c.values) {
@@ -237,7 +239,7 @@ cursor_data decode_cursor(std::string_view token, std::string_view signing_key)
     if (version != cursor_version)
         reject(token, "it has unknown version " + std::to_string(version));
     const std::uint8_t flags = reader.byte("flags");
-    if ((flags & ~(flag_before | flag_signed)) != 0)
+    if ((flags & ~(flag_before | flag_signed | flag_inclusive)) != 0)
         reject(token, "it has unknown flag bits");
     const bool is_signed = (flags & flag_signed) != 0;
     if (is_signed && signing_key.empty())
@@ -255,6 +257,7 @@ cursor_data decode_cursor(std::string_view token, std::string_view signing_key)
 
     cursor_data c;
     c.before = (flags & flag_before) != 0;
+    c.inclusive = (flags & flag_inclusive) != 0;
     c.fingerprint = reader.u32("fingerprint");
     const std::size_t count = reader.byte("value count");
     if (count > max_cursor_values)

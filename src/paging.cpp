@@ -13,6 +13,9 @@ void check_per_page(std::int64_t per_page, std::int64_t max_per_page)
         throw error(client_errc::invalid_argument, "per_page " + std::to_string(per_page) +
                                                        " is above the maximum of " +
                                                        std::to_string(max_per_page));
+    if (per_page == std::numeric_limits<std::int64_t>::max()) // LIMIT per_page + 1 must fit
+        throw error(client_errc::invalid_argument,
+                    "per_page " + std::to_string(per_page) + " is out of range");
 }
 
 void check_page_request(std::int64_t number, std::int64_t per_page, const page_options& options)
@@ -109,7 +112,8 @@ std::optional<predicate> strictly_after(const order_term& t, const cursor_value&
 
 } // namespace
 
-predicate keyset_condition(const std::vector<order_term>& terms, const std::vector<cursor_value>& values)
+predicate keyset_condition(const std::vector<order_term>& terms, const std::vector<cursor_value>& values,
+                           bool inclusive)
 {
     bool row_comparison = true;
     for (std::size_t i = 0; i < terms.size(); ++i) {
@@ -123,7 +127,10 @@ predicate keyset_condition(const std::vector<order_term>& terms, const std::vect
         sql_builder b("((");
         for (std::size_t i = 0; i < terms.size(); ++i)
             b.append(i ? ", " : "").append(terms[i].expression());
-        b.append(terms[0].descending() ? ") < (" : ") > (");
+        if (inclusive)
+            b.append(terms[0].descending() ? ") <= (" : ") >= (");
+        else
+            b.append(terms[0].descending() ? ") < (" : ") > (");
         for (std::size_t i = 0; i < terms.size(); ++i) {
             b.append(i ? ", " : "");
             terms[i].key()->bind(b, values[i].bytes);
@@ -142,6 +149,8 @@ predicate keyset_condition(const std::vector<order_term>& terms, const std::vect
         }
         equal_prefix.push_back(equal_to(terms[i], values[i]));
     }
+    if (inclusive)
+        alternatives.push_back(all_of(std::move(equal_prefix)));
     return any_of(std::move(alternatives)); // none: FALSE (nothing comes after)
 }
 

@@ -367,13 +367,11 @@ public:
     void bind(sql_builder& b, std::string_view bytes) const override
     {
         using B = field_value_t<M>;
-        std::optional<B> value;
         try {
-            value.emplace(decode_field<B>(bytes, field_oid<B>()));
+            b.bind(decode_field<B>(bytes, field_oid<B>())); // e.g. text with a NUL cannot be sent
         } catch (const error&) {
             throw_cursor_value(name_);
         }
-        b.bind(*value);
     }
 
 private:

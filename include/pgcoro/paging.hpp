@@ -113,8 +113,10 @@ void check_per_page(std::int64_t per_page, std::int64_t max_per_page);
 [[noreturn]] void throw_paged_query_limited();
 [[noreturn]] void throw_keyset_term(std::string_view why, std::string_view term);
 [[noreturn]] void throw_cursor_mismatch(std::string_view why);
-/// The keyset condition for rows after `values` in the order of `terms`.
-predicate keyset_condition(const std::vector<order_term>& terms, const std::vector<cursor_value>& values);
+/// The keyset condition for rows after `values` in the order of `terms` (or at them too, if
+/// `inclusive`).
+predicate keyset_condition(const std::vector<order_term>& terms, const std::vector<cursor_value>& values,
+                           bool inclusive = false);
 
 /// An offset page's query (LIMIT per_page + 1 OFFSET ...) and its count statement.
 template <class T, class R> struct offset_plan {
@@ -165,6 +167,7 @@ template <class T> struct keyset_plan {
     std::vector<order_term> terms; // the unique ordering, in the query's direction
     bool backward = false;         // fetched in reverse order (a `before` page)
     bool from_cursor = false;
+    std::vector<cursor_value> boundary; // the cursor's values (an empty page links back to them)
     std::int64_t per_page = 0;
     std::uint32_t fingerprint = 0;
     std::string signing_key;
@@ -203,7 +206,8 @@ template <class T> keyset_plan<T> plan_keyset(const select_query<T, T>& query, c
         if (plan.backward)
             for (order_term& t : order)
                 t = t.reversed();
-        seek = keyset_condition(order, cursor.values);
+        seek = keyset_condition(order, cursor.values, cursor.inclusive);
+        plan.boundary = std::move(cursor.values);
     }
     plan.query.clear_order();
     for (const order_term& t : order)
@@ -237,6 +241,11 @@ template <class T> keyset_page<T> finish_keyset(const keyset_plan<T>& plan, std:
             p.next = cursor_for(plan, rows.back(), false);
         if (previous)
             p.previous = cursor_for(plan, rows.front(), true);
+    } else if (plan.from_cursor) {
+        // Nothing on this side of the boundary row (rows were deleted since, or it was the
+        // last): the way back is the page that includes the boundary row itself.
+        cursor_data back{!plan.backward, plan.fingerprint, plan.boundary, true};
+        (plan.backward ? p.next : p.previous) = encode_cursor(back, plan.signing_key);
     }
     p.has_next = p.next.has_value();
     p.has_prev = p.previous.has_value();

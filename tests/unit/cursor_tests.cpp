@@ -271,7 +271,7 @@ BOOST_AUTO_TEST_CASE(malformed_layouts_are_rejected)
     const std::vector<std::string> layouts{
         std::string("\0\0\0\0\0\0\0", 7),                            // version 0
         std::string("\2\0\0\0\0\0\0", 7),                            // version 2
-        std::string("\1\4\0\0\0\0\0", 7),                            // unknown flag bit
+        std::string("\1\x08\0\0\0\0\0", 7),                          // unknown flag bit
         std::string("\1\x80\0\0\0\0\0", 7),                          // unknown flag bit
         std::string("\1\0\0\0\0\0", 6),                              // no value count
         std::string("\1\0\0\0\0\0\1", 7),                            // one value announced, none there

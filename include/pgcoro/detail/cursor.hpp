@@ -11,7 +11,8 @@
 //
 // Layout (before base64url), all integers big-endian:
 //   1 byte   version (1)
-//   1 byte   flags: bit 0 = before, bit 1 = signed; any other bit set is invalid
+//   1 byte   flags: bit 0 = before, bit 1 = signed, bit 2 = inclusive; any other bit set is
+//            invalid
 //   4 bytes  fingerprint
 //   1 byte   value count (at most max_cursor_values)
 //   per value: 1 byte null flag (0 or 1); unless NULL, a 4-byte length and the bytes
@@ -39,6 +40,7 @@ struct cursor_data {
     bool before = false;              // false: the page after the boundary row; true: the page before it
     std::uint32_t fingerprint = 0;    // identifies the ordering (sort keys) the cursor was made for
     std::vector<cursor_value> values; // one per sort key, in ORDER BY order
+    bool inclusive = false;           // the page includes the boundary row itself (an empty page's way back)
     friend bool operator==(const cursor_data&, const cursor_data&) = default;
 };
 

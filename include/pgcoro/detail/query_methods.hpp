@@ -454,7 +454,7 @@ private:
                 result r = co_await std::move(op);
                 results.push_back(std::move(r));
             } else if (!statements.empty()) {
-                batch reads(batch_mode::atomic); // one snapshot for the level, outside a transaction too
+                batch reads(batch_mode::atomic); // one implicit transaction outside an explicit one
                 reads.statements() = std::move(statements);
                 auto op = self->pipeline(std::move(reads));
                 results = co_await std::move(op);
@@ -494,7 +494,10 @@ private:
             items = plan.query.render();
         std::vector<result> results;
         if (plan.count) {
-            batch reads(batch_mode::atomic); // one snapshot: the count agrees with the rows
+            // One round trip. Under READ COMMITTED each statement takes its own snapshot, so a
+            // concurrent write can make the count differ from the rows by that write; inside a
+            // REPEATABLE READ transaction they agree exactly.
+            batch reads(batch_mode::atomic);
             reads.statements().push_back(std::move(items).native());
             reads.statements().push_back(plan.count->native());
             auto op = self->pipeline(std::move(reads));
