@@ -56,6 +56,7 @@ struct logged_statement {
     event_kind type = event_kind::statement;
     std::string sql;
     std::size_t batch_size = 0;
+    std::uint64_t rows = 0;
 };
 
 /// The statements a pool's connections report through pool_options::on_query.
@@ -65,7 +66,7 @@ public:
     {
         return [this](const pgcoro::query_event& e) {
             std::lock_guard guard(mutex_);
-            events_.push_back({e.type, std::string(e.sql), e.batch_size});
+            events_.push_back({e.type, std::string(e.sql), e.batch_size, e.rows});
         };
     }
     /// The events since the last take().
@@ -1146,8 +1147,9 @@ BOOST_AUTO_TEST_CASE(keyset_page_runs_selectin_loaders_on_its_rows)
 
 BOOST_AUTO_TEST_CASE(keyset_page_with_joined_loader_pages_by_parents)
 {
-    test::run([]() -> asio::awaitable<void> {
-        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options());
+    statement_log log;
+    test::run([&]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, logged_options(log));
         auto s = co_await pool.session();
         co_await seed_posts(s, 9, 40); // 4 or 5 posts each
         co_await s.execute("INSERT INTO users (email) VALUES ('author5.5@example.com')");
@@ -1155,9 +1157,14 @@ BOOST_AUTO_TEST_CASE(keyset_page_with_joined_loader_pages_by_parents)
         auto q = pgcoro::select<User>().order_by(&User::email).load(pgcoro::joined(&User::posts));
         std::vector<std::int64_t> expected =
             co_await s.query<std::int64_t>("SELECT id FROM users ORDER BY email");
+        log.take();
         std::vector<pgcoro::keyset_page<User>> pages =
             co_await check_walks(s, q, request, expected, "joined");
         BOOST_TEST(pages.size() == 4u);
+        // Each page reads per_page + 1 parents with their posts (at most 5 each), not every
+        // parent after the cursor.
+        for (const logged_statement& e : log.take())
+            BOOST_TEST(e.rows <= 4u * 5u, e.rows << " rows for one page of 3 parents");
         for (const User& u : rows_of(pages, false)) {
             BOOST_TEST_REQUIRE(u.posts.loaded());
             std::int64_t want =
