@@ -502,11 +502,12 @@ BOOST_AUTO_TEST_CASE(offset_page_honours_filters_and_soft_delete_in_rows_and_cou
     });
 }
 
-BOOST_AUTO_TEST_CASE(offset_page_total_agrees_with_its_rows_under_a_concurrent_insert)
+BOOST_AUTO_TEST_CASE(offset_page_total_agrees_with_its_rows_in_a_repeatable_read_transaction)
 {
-    // The count is pipelined with the rows "in one snapshot" so they agree. Each row the page
-    // reads here takes 100 ms (so does each row the count reads), and another session commits
-    // a new row 250 ms in: after the row query started, before the count starts.
+    // The count and the page are two statements in one round trip: under READ COMMITTED each
+    // takes its own snapshot (documented), inside REPEATABLE READ they share one. Each row the
+    // page reads here takes 100 ms (so does each row the count reads), and another session
+    // commits a new row 250 ms in: after the rows' snapshot, before the count starts.
     test::run([]() -> asio::awaitable<void> {
         pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(2));
         auto s = co_await pool.session();
@@ -514,16 +515,23 @@ BOOST_AUTO_TEST_CASE(offset_page_total_agrees_with_its_rows_under_a_concurrent_i
         co_await seed_users(s, 5, "NULL");
         auto slow = pgcoro::select<User>().where(
             pgcoro::predicate(pgcoro::detail::sql_builder("pg_sleep(0.1) IS NOT NULL")));
+        pgcoro::transaction_options repeatable;
+        repeatable.isolation = pgcoro::isolation_level::repeatable_read;
+        auto tx = co_await s.begin(repeatable);
         bool inserted = false;
         auto executor = co_await asio::this_coro::executor;
         asio::co_spawn(executor, insert_user_after(other, 250ms),
                        [&](std::exception_ptr e) { inserted = !e; });
-        pgcoro::page<User> p = co_await s.page(slow, 1, 10);
+        pgcoro::page<User> p = co_await tx.page(slow, 1, 10);
+        co_await tx.commit();
         BOOST_TEST(inserted);
+        BOOST_TEST(p.items.size() == 5u);
         BOOST_TEST(!p.has_next);
         BOOST_TEST(*p.total == static_cast<std::int64_t>(p.items.size()),
                    "total " << *p.total << " but " << p.items.size() << " rows on the only page");
         BOOST_TEST(*p.pages == 1);
+        std::int64_t now = co_await s.scalar<std::int64_t>("SELECT count(*) FROM users");
+        BOOST_TEST(now == 6); // the insert did commit meanwhile
     });
 }
 
