@@ -6,11 +6,18 @@
 // RESULT lines.
 //
 //   loading_bench --mode loading [--parents N] [--children C] [--iterations I] [--warmup W]
-//                 [--seed S] [--methods a,b,...] [--conninfo DSN] [--show-sql]
+//                 [--seed S] [--methods a,b,...] [--conninfo DSN]
+//                 [--backend-cpu N] [--show-sql]
 //   loading_bench --mode paging [--rows N] [--per-page P] [--page K] [--iterations I]
-//                 [--warmup W] [--seed S] [--methods a,b,...] [--conninfo DSN] [--show-sql]
+//                 [--warmup W] [--seed S] [--methods a,b,...] [--conninfo DSN]
+//                 [--backend-cpu N] [--show-sql]
 //
 // --show-sql prints the statements each method sends in its first warm-up call (stderr).
+// --backend-cpu N pins the connection's server backend (only it: not the postmaster, not
+// other clients' backends) to CPU N with sched_setaffinity; bench/run_loading pins the client
+// with taskset, for the same-CPU and split placements. A round trip costs about three times
+// as much CPU when the two sit on different CPUs (bench/run measures the same), and
+// unpinned the scheduler picks either, so N+1 times are bimodal.
 //
 // Each mode creates a schema of its own (pgcoro_loading_bench_<pid>: several may share a
 // server), reached through search_path (a startup option in the conninfo, so the models
@@ -82,15 +89,18 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/describe/class.hpp>
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <fstream>
 #include <iostream>
@@ -185,20 +195,22 @@ struct options {
     std::int64_t rows = 10'000; // paging
     std::int64_t per_page = 20;
     std::int64_t page = 500;
-    bool show_sql = false; // print the statements of each method's first warm-up call
+    bool show_sql = false;          // print the statements of each method's first warm-up call
+    std::optional<int> backend_cpu; // pin this process's server backend to that CPU
 };
 
 void usage()
 {
     std::cerr << "usage: loading_bench --mode loading [--parents N] [--children C] [--iterations I]\n"
                  "                     [--warmup W] [--seed S] [--methods a,b,...] [--conninfo DSN]\n"
-                 "                     [--show-sql]\n"
+                 "                     [--backend-cpu N] [--show-sql]\n"
                  "       loading_bench --mode paging [--rows N] [--per-page P] [--page K] [--iterations I]\n"
                  "                     [--warmup W] [--seed S] [--methods a,b,...] [--conninfo DSN]\n"
-                 "                     [--show-sql]\n"
+                 "                     [--backend-cpu N] [--show-sql]\n"
                  "loading methods: n_plus_1 selectin selectin_chunk0 joined raw_join bt_n_plus_1\n"
                  "                 bt_selectin bt_joined (default: all)\n"
                  "paging methods:  offset_count offset keyset raw_offset raw_keyset (default: all)\n"
+                 "--backend-cpu pins this process's server backend to CPU N (pin the client with taskset).\n"
                  "--show-sql prints the statements of each method's first warm-up call to stderr.\n"
                  "conninfo defaults to $PGCORO_TEST_DSN.\n";
 }
@@ -246,6 +258,8 @@ options parse_options(int argc, char** argv)
             o.iterations = parse_number<std::size_t>(flag, value);
         else if (flag == "--warmup")
             o.warmup = parse_number<std::size_t>(flag, value);
+        else if (flag == "--backend-cpu")
+            o.backend_cpu = parse_number<int>(flag, value);
         else if (flag == "--seed")
             o.seed = parse_number<std::uint64_t>(flag, value);
         else if (flag == "--methods")
@@ -424,6 +438,20 @@ double backend_cpu_seconds(std::int32_t pid)
         return -1;
     const double ticks = std::strtod(fields[11].c_str(), nullptr) + std::strtod(fields[12].c_str(), nullptr);
     return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+/// --backend-cpu: pins the backend `pid` to that CPU; fails if it cannot (not root and not
+/// the postgres user, or no such CPU).
+void pin_backend(std::int32_t pid, const options& o)
+{
+    if (!o.backend_cpu)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(*o.backend_cpu, &set);
+    if (sched_setaffinity(pid, sizeof set, &set) != 0)
+        fail("cannot pin the backend " + std::to_string(pid) + " to CPU " + std::to_string(*o.backend_cpu) +
+             ": " + std::strerror(errno));
 }
 
 // ---- checking what a method loaded ------------------------------------------------------------
@@ -873,6 +901,7 @@ asio::awaitable<void> loading_body(pgcoro::pool& pool, statement_counter& counte
     if (expected.has_many.parents != o.parents || expected.has_many.children != o.parents * o.children)
         fail("the tables hold " + describe(expected.has_many));
     const std::int32_t backend = co_await s.scalar<std::int32_t>("SELECT pg_backend_pid()");
+    pin_backend(backend, o);
 
     std::map<std::string, method_record> records;
     std::optional<std::uint64_t> has_many_print;
@@ -1094,6 +1123,7 @@ asio::awaitable<void> paging_body(pgcoro::pool& pool, statement_counter& counter
     const std::string ddl = paging_ddl(o);
     co_await s.execute_script(ddl);
     const std::int32_t backend = co_await s.scalar<std::int32_t>("SELECT pg_backend_pid()");
+    pin_backend(backend, o);
 
     const std::uint64_t walk_statements = counter.statements.load();
     const steady::time_point walk_start = steady::now();
