@@ -2,6 +2,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include <cstdint>
+
 namespace pgcoro {
 
 namespace {
@@ -200,6 +202,44 @@ predicate json_text::equals(const std::string& value) const
 }
 
 namespace detail {
+
+bool valid_utf8(std::string_view text) noexcept
+{
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const auto* end = p + text.size();
+    while (p < end) {
+        const unsigned char c = *p;
+        std::size_t length = 0;
+        std::uint32_t code = 0;
+        if (c < 0x80) {
+            ++p;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            length = 2;
+            code = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            length = 3;
+            code = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            length = 4;
+            code = c & 0x07;
+        } else {
+            return false;
+        }
+        if (static_cast<std::size_t>(end - p) < length)
+            return false;
+        for (std::size_t i = 1; i < length; ++i) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            code = (code << 6) | (p[i] & 0x3f);
+        }
+        constexpr std::uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (code < smallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+            return false;
+        p += length;
+    }
+    return true;
+}
 
 void throw_cursor_value(std::string_view column)
 {

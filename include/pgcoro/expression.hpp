@@ -71,6 +71,9 @@ public:
 };
 
 [[noreturn]] void throw_cursor_value(std::string_view column);
+/// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points above
+/// U+10FFFF).
+bool valid_utf8(std::string_view text) noexcept;
 
 } // namespace detail
 
@@ -367,6 +370,9 @@ public:
     void bind(sql_builder& b, std::string_view bytes) const override
     {
         using B = field_value_t<M>;
+        if constexpr (std::is_same_v<B, std::string>)
+            if (!valid_utf8(bytes)) // the server would refuse it with an SQL error
+                throw_cursor_value(name_);
         try {
             b.bind(decode_field<B>(bytes, field_oid<B>())); // e.g. text with a NUL cannot be sent
         } catch (const error&) {

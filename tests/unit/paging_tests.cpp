@@ -818,6 +818,24 @@ BOOST_AUTO_TEST_CASE(keyset_rejects_a_text_cursor_value_postgresql_cannot_hold)
                           client_errc::invalid_cursor);
 }
 
+BOOST_AUTO_TEST_CASE(keyset_rejects_a_text_cursor_value_that_is_not_utf8)
+{
+    // The server would refuse such a parameter with an SQL error (22021): the client refuses
+    // the cursor before sending anything.
+    auto q = pgcoro::select<item>().order_by(&item::title);
+    for (std::string bad : {std::string("\xff"), std::string("a\xc3"), std::string("\xc0\xaf"),
+                            std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80")}) {
+        cursor_data c{false, fingerprint_of(q), {value_of(bad), value_of(int8_bytes(42))}};
+        expect_invalid_keyset(q, keyset(10).after(pgcoro::detail::encode_cursor(c, "")),
+                              client_errc::invalid_cursor);
+    }
+    cursor_data fine{false,
+                     fingerprint_of(q),
+                     {value_of(std::string("\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80")), value_of(int8_bytes(42))}};
+    BOOST_TEST(keyset_sql(q, keyset(10).after(pgcoro::detail::encode_cursor(fine, ""))).find("> ($1, $2)") !=
+               std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(keyset_rejects_a_null_cursor_value_for_a_non_nullable_key)
 {
     auto q = pgcoro::select<item>().order_by(&item::rank);
