@@ -470,6 +470,76 @@ asio::awaitable<std::size_t> load_first_users(pgcoro::pool& pool)
     co_return posts;
 }
 
+// ---- the same relation named twice ---------------------------------------------------------
+
+/// Loads users with `q`; returns what it threw, if anything.
+asio::awaitable<std::exception_ptr> try_load(pgcoro::queryable& db, const pgcoro::select_query<User, User>& q,
+                                             std::vector<User>& out)
+{
+    std::exception_ptr failure;
+    try {
+        out = co_await db.all(q);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    co_return failure;
+}
+
+/// Precondition of the tests that reproduce a known use after free (see them).
+boost::test_tools::assertion_result use_after_free_opted_in(boost::unit_test::test_unit_id)
+{
+    boost::test_tools::assertion_result opted_in(test::env("PGCORO_TEST_USE_AFTER_FREE") == "1");
+    opted_in.message()
+        << "reproduces a known use after free in the library: set PGCORO_TEST_USE_AFTER_FREE=1 "
+           "(in an AddressSanitizer build) to run it";
+    return opted_in;
+}
+
+/// Tags and comments for the blog's posts: a1 gets two of each, b1 one of each.
+constexpr std::string_view blog_extras_sql = R"sql(
+INSERT INTO tags (name) VALUES ('red'), ('blue');
+INSERT INTO post_tags (post_id, tag_id) SELECT p.id, t.id FROM posts p, tags t WHERE p.title = 'a1';
+INSERT INTO post_tags (post_id, tag_id) SELECT p.id, t.id FROM posts p, tags t WHERE p.title = 'b1' AND t.name = 'red';
+INSERT INTO comments (post_id, body) SELECT id, 'first' FROM posts WHERE title IN ('a1', 'b1');
+INSERT INTO comments (post_id, body) SELECT id, 'second' FROM posts WHERE title = 'a1';
+)sql";
+
+/// Either the loaders are refused (client_errc::invalid_argument) or every user has each of
+/// its posts once, with comments (and tags when `tags`) loaded: the two paths merged.
+void check_merged_or_refused(const std::exception_ptr& failure, const std::vector<User>& users, bool tags)
+{
+    if (failure) {
+        BOOST_TEST_INFO("threw: " << test::describe(failure));
+        bool refused = false;
+        try {
+            std::rethrow_exception(failure);
+        } catch (const pgcoro::error& e) {
+            refused = e.code() == client_errc::invalid_argument;
+        } catch (...) {
+        }
+        BOOST_TEST(refused);
+        return;
+    }
+    BOOST_TEST_REQUIRE(users.size() == 3u);
+    BOOST_TEST(users[0].posts->size() == 2u); // not 4: each post once
+    BOOST_TEST(users[1].posts->size() == 1u);
+    BOOST_TEST(users[2].posts->empty());
+    for (const User& u : users)
+        for (const Post& p : *u.posts) {
+            BOOST_TEST_CONTEXT("post " << p.title)
+            {
+                BOOST_TEST(p.comments.loaded());
+                if (p.comments.loaded() && p.title == "a1")
+                    BOOST_TEST(p.comments->size() == 2u);
+                if (tags) {
+                    BOOST_TEST(p.tags.loaded());
+                    if (p.tags.loaded() && p.title == "a1")
+                        BOOST_TEST(p.tags->size() == 2u);
+                }
+            }
+        }
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(loading_tests, model_test::schema_fixture)
@@ -1301,6 +1371,74 @@ BOOST_AUTO_TEST_CASE(self_referencing_siblings_share_one_parent_object)
         BOOST_TEST(parents.size() == 12u);
         BOOST_TEST(roots.size() == 2u);
         BOOST_TEST(not_shared == 0u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(one_relation_named_by_two_selectin_loaders_is_attached_once)
+{
+    // LIBRARY BUG (fails): each loader of User::posts appends to the same collection, so
+    // every post is attached twice. Expected: the two paths merged (or refused as an
+    // invalid_argument).
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(1));
+        auto s = co_await pool.session();
+        co_await seed_blog(s);
+        co_await s.execute_script(blog_extras_sql);
+
+        // The nested loader is on the second path only: its pointers are taken after both
+        // loaders appended, so this shows the duplicates without undefined behaviour.
+        auto q = pgcoro::select<User>().order_by(&User::id).load(
+            selectin(&User::posts), selectin(&User::posts).with(selectin(&Post::comments)));
+        std::vector<User> users;
+        const std::exception_ptr failure = co_await try_load(s, q, users);
+        check_merged_or_refused(failure, users, false);
+    });
+}
+
+// The next two reproduce a use after free (the library bug above, with nested loaders): they
+// are skipped unless PGCORO_TEST_USE_AFTER_FREE=1, so that an ordinary run is not exposed to
+// heap corruption and a sanitizer run of the whole binary is not aborted. Run them in the
+// AddressSanitizer build (./dev, PGCORO_SANITIZE=address,undefined).
+BOOST_AUTO_TEST_CASE(one_relation_in_two_selectin_loaders_with_nested_loaders_is_attached_once,
+                     *boost::unit_test::precondition(use_after_free_opted_in))
+{
+    // LIBRARY BUG (use after free, ASan: heap-use-after-free in selectin_step<many_to_many>::
+    // distribute): the first loader's nested tags step keeps pointers to the posts it attached;
+    // the second loader's push_backs reallocate those vectors before the tags are attached.
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(1));
+        auto s = co_await pool.session();
+        co_await seed_blog(s);
+        co_await s.execute_script(blog_extras_sql);
+
+        auto q = pgcoro::select<User>().order_by(&User::id).load(
+            selectin(&User::posts).with(selectin(&Post::tags)),
+            selectin(&User::posts).with(selectin(&Post::comments)));
+        std::vector<User> users;
+        const std::exception_ptr failure = co_await try_load(s, q, users);
+        check_merged_or_refused(failure, users, true);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(one_relation_in_a_joined_and_a_selectin_loader_with_nested_loaders_is_attached_once,
+                     *boost::unit_test::precondition(use_after_free_opted_in))
+{
+    // LIBRARY BUG (use after free, ASan: heap-use-after-free in selectin_step<many_to_many>::
+    // distribute): decode_loaded makes the selectin step after the joined loader's finish();
+    // its constructor resets User::posts, freeing the posts the joined loader's nested tags
+    // step points to.
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(1));
+        auto s = co_await pool.session();
+        co_await seed_blog(s);
+        co_await s.execute_script(blog_extras_sql);
+
+        auto q = pgcoro::select<User>().order_by(&User::id).load(
+            joined(&User::posts).with(selectin(&Post::tags)),
+            selectin(&User::posts).with(selectin(&Post::comments)));
+        std::vector<User> users;
+        const std::exception_ptr failure = co_await try_load(s, q, users);
+        check_merged_or_refused(failure, users, true);
     });
 }
 
