@@ -1303,6 +1303,39 @@ BOOST_AUTO_TEST_CASE(self_referencing_children_load_three_levels_deep)
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_relation_without_keys_next_to_one_with_keys_gets_its_own_results)
+{
+    test::run([]() -> asio::awaitable<void> {
+        statement_log log;
+        pgcoro::pool pool(co_await asio::this_coro::executor, logged_options(log, 1));
+        auto s = co_await pool.session();
+        co_await s.execute_script(tree_sql);
+        const auto expected = co_await expected_children<std::int64_t, std::int64_t>(s, categories_by_parent);
+        log.take();
+
+        // The roots have no parent key (no statement for `parent`) but have children: the
+        // level's results must still reach the right relation, whichever is named first.
+        auto q = pgcoro::select<Category>()
+                     .where(col(&Category::parent_id).is_null())
+                     .order_by(&Category::id)
+                     .load(selectin(&Category::parent), selectin(&Category::children).chunk(2),
+                           selectin(&Category::parent));
+        std::vector<Category> roots = co_await s.all(q);
+        const auto events = log.take();
+
+        BOOST_TEST(round_trips(events) == "1 2"); // three root keys, two per chunk
+        BOOST_TEST_REQUIRE(roots.size() == 3u);
+        children_check<std::int64_t, std::int64_t> check(expected, true);
+        for (const Category& root : roots) {
+            BOOST_TEST(root.parent.loaded());
+            BOOST_TEST(root.parent->get() == nullptr);
+            check.check(root.id, ids_of(*root.children));
+        }
+        BOOST_TEST(check.mismatched() == 0u);
+        BOOST_TEST(check.children() == 6u);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(self_referencing_parent_chain_loads_up_to_the_root)
 {
     test::run([]() -> asio::awaitable<void> {
@@ -1673,6 +1706,39 @@ BOOST_AUTO_TEST_CASE(joined_self_referencing_children_match_the_table)
     });
 }
 
+BOOST_AUTO_TEST_CASE(joined_self_referencing_children_with_nested_selectin_load_the_grandchildren)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(1));
+        auto s = co_await pool.session();
+        co_await s.execute_script(tree_sql);
+        const auto expected = co_await expected_children<std::int64_t, std::int64_t>(s, categories_by_parent);
+
+        auto q = pgcoro::select<Category>()
+                     .where(col(&Category::parent_id).is_null())
+                     .order_by(&Category::id)
+                     .load(joined(&Category::children).with(selectin(&Category::children)),
+                           selectin(&Category::parent));
+        std::vector<Category> roots = co_await s.all(q);
+
+        BOOST_TEST_REQUIRE(roots.size() == 3u);
+        children_check<std::int64_t, std::int64_t> check(expected, true);
+        std::size_t grandchildren_unloaded = 0;
+        for (const Category& root : roots) {
+            BOOST_TEST(root.parent->get() == nullptr);
+            check.check(root.id, ids_of(*root.children));
+            for (const Category& child : *root.children) {
+                check.check(child.id, ids_of(*child.children));
+                for (const Category& grandchild : *child.children)
+                    grandchildren_unloaded += !grandchild.children.loaded() ? 1 : 0;
+            }
+        }
+        BOOST_TEST(check.mismatched() == 0u);
+        BOOST_TEST(check.parents() == 3u + 6u);
+        BOOST_TEST(grandchildren_unloaded == 12u); // no loader for a third level
+    });
+}
+
 BOOST_AUTO_TEST_CASE(joined_self_referencing_parent_matches_the_table)
 {
     test::run([]() -> asio::awaitable<void> {
@@ -1798,6 +1864,26 @@ BOOST_AUTO_TEST_CASE(joined_many_to_many_throws_invalid_argument_and_the_session
         auto ok = pgcoro::select<Post>().order_by(&Post::title).load(selectin(&Post::tags));
         std::vector<Post> posts = co_await s.all(ok);
         BOOST_TEST(posts.size() == b.posts.size());
+    });
+}
+
+BOOST_AUTO_TEST_CASE(two_joined_relations_on_one_table_throw_invalid_argument)
+{
+    test::run([]() -> asio::awaitable<void> {
+        statement_log log;
+        pgcoro::pool pool(co_await asio::this_coro::executor, logged_options(log, 1));
+        auto s = co_await pool.session();
+        co_await s.execute_script(tree_sql);
+        log.take();
+
+        auto q = pgcoro::select<Category>().load(joined(&Category::children), joined(&Category::parent));
+        auto op = s.all(q);
+        co_await test::expect_failure(std::move(op), client_errc::invalid_argument);
+        BOOST_TEST(log.take().size() == 0u);
+
+        auto ok = pgcoro::select<Category>().load(joined(&Category::children), selectin(&Category::parent));
+        std::vector<Category> all = co_await s.all(ok);
+        BOOST_TEST(all.size() == tree_size);
     });
 }
 
@@ -2024,6 +2110,32 @@ BOOST_AUTO_TEST_CASE(loader_statement_failing_on_the_server_throws_and_the_sessi
     });
 }
 
+BOOST_AUTO_TEST_CASE(loader_where_the_server_rejects_throws_and_the_session_stays_usable)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(1));
+        auto s = co_await pool.session();
+        co_await seed_blog(s);
+
+        // A condition on the parents' table: the posts statement has no such FROM entry
+        // (42P01), in a pipelined level (posts and profiles).
+        auto q = pgcoro::select<User>().order_by(&User::id).load(
+            selectin(&User::posts).where(col(&User::name).is_not_null()), selectin(&User::profile));
+        auto op = s.all(q);
+        pgcoro::error e = co_await test::expect_failure(std::move(op), pgcoro::condition::undefined_table);
+        BOOST_TEST(e.diag().message.find("users") != std::string::npos);
+
+        BOOST_TEST(s.get_connection().is_idle());
+        BOOST_TEST((s.get_connection().transaction() == pgcoro::transaction_status::idle));
+        auto fine = pgcoro::select<User>().order_by(&User::id).load(
+            selectin(&User::posts).where(col(&Post::title).like("a%")), selectin(&User::profile));
+        std::vector<User> users = co_await s.all(fine);
+        BOOST_TEST_REQUIRE(users.size() == 3u);
+        BOOST_TEST(users[0].posts->size() == 2u);
+        BOOST_TEST(users[1].posts->empty());
+    });
+}
+
 BOOST_AUTO_TEST_CASE(loader_blocked_by_a_lock_fails_with_lock_not_available_and_the_session_recovers)
 {
     test::run([]() -> asio::awaitable<void> {
@@ -2117,6 +2229,39 @@ BOOST_AUTO_TEST_CASE(loading_in_a_transaction_sees_its_uncommitted_rows)
         BOOST_TEST(outside[0].posts->size() == 2u);
         BOOST_TEST_REQUIRE(after.size() == 3u);
         BOOST_TEST(after[0].posts->size() == 2u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(loading_in_a_savepoint_sees_its_rows_which_roll_back_with_it)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(1));
+        auto s = co_await pool.session();
+        const blog b = co_await seed_blog(s);
+        auto q =
+            pgcoro::select<User>().order_by(&User::id).load(selectin(&User::posts), selectin(&User::profile));
+
+        auto tx = co_await s.begin();
+        Post outer = model_test::new_post(b.users[2].id, "c1");
+        co_await tx.insert(outer);
+        auto savepoint = co_await tx.begin();
+        Post inner = model_test::new_post(b.users[2].id, "c2");
+        co_await savepoint.insert(inner);
+        Profile profile{b.users[2].id, boost::json::value{{"user", b.users[2].id}}};
+        co_await savepoint.insert(profile);
+
+        std::vector<User> in_savepoint = co_await savepoint.all(q); // level 2 pipelined
+        co_await savepoint.rollback();
+        std::vector<User> after_savepoint = co_await tx.all(q);
+        co_await tx.commit();
+
+        BOOST_TEST_REQUIRE(in_savepoint.size() == 3u);
+        BOOST_TEST(in_savepoint[2].posts->size() == 2u);
+        BOOST_TEST(in_savepoint[2].profile->has_value());
+        BOOST_TEST_REQUIRE(after_savepoint.size() == 3u);
+        BOOST_TEST_REQUIRE(after_savepoint[2].posts->size() == 1u);
+        BOOST_TEST(after_savepoint[2].posts.get()[0].title == "c1");
+        BOOST_TEST(!after_savepoint[2].profile->has_value());
     });
 }
 
