@@ -1090,6 +1090,30 @@ BOOST_AUTO_TEST_CASE(loader_order_by_orders_each_collection)
     });
 }
 
+BOOST_AUTO_TEST_CASE(many_to_many_loader_where_and_order_by_apply_to_each_collection)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(1));
+        auto s = co_await pool.session();
+        co_await seed_dataset(s);
+        const auto expected = co_await expected_children<uuid, std::int64_t>(
+            s, "SELECT pt.post_id, t.id FROM post_tags pt JOIN tags t ON t.id = pt.tag_id "
+               "WHERE t.name LIKE 'tag 1%' ORDER BY pt.post_id, t.name DESC");
+
+        auto q = pgcoro::select<Post>().load(
+            selectin(&Post::tags).where(col(&Tag::name).like("tag 1%")).order_by(pgcoro::desc(&Tag::name)));
+        std::vector<Post> posts = co_await s.all(q);
+
+        BOOST_TEST(posts.size() == post_count);
+        children_check<uuid, std::int64_t> check(expected, true);
+        for (const Post& p : posts)
+            check.check(p.id, ids_of(*p.tags));
+        BOOST_TEST(check.mismatched() == 0u);
+        BOOST_TEST(check.children() == total_children(expected));
+        BOOST_TEST(check.children() > 0u);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(selectin_orders_each_collection_by_the_primary_key_by_default)
 {
     test::run([]() -> asio::awaitable<void> {
@@ -1506,6 +1530,39 @@ BOOST_AUTO_TEST_CASE(has_one_with_two_matching_rows_throws_too_many_rows)
 
         std::int64_t users = co_await s.scalar<std::int64_t>("SELECT count(*) FROM users");
         BOOST_TEST(users == 3);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(has_one_target_gets_its_nested_relations)
+{
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, model_test::pool_options(1));
+        auto s = co_await pool.session();
+        const blog b = co_await seed_blog(s);
+        co_await s.execute_script(blog_extras_sql);
+
+        // bob has one post (b1: tag "red", one comment); cid none.
+        auto q =
+            pgcoro::select<SoleAuthor>()
+                .where(col(&SoleAuthor::id) != b.users[0].id)
+                .order_by(&SoleAuthor::id)
+                .load(selectin(&SoleAuthor::post).with(selectin(&Post::tags), selectin(&Post::comments)));
+        std::vector<SoleAuthor> authors = co_await s.all(q);
+        auto jq = pgcoro::select<SoleAuthor>()
+                      .where(col(&SoleAuthor::id) != b.users[0].id)
+                      .order_by(&SoleAuthor::id)
+                      .load(joined(&SoleAuthor::post).with(selectin(&Post::tags), selectin(&Post::comments)));
+        std::vector<SoleAuthor> by_join = co_await s.all(jq);
+
+        for (const std::vector<SoleAuthor>* loaded : {&authors, &by_join}) {
+            BOOST_TEST_REQUIRE(loaded->size() == 2u);
+            const std::optional<Post>& post = *(*loaded)[0].post;
+            BOOST_TEST_REQUIRE(post.has_value());
+            BOOST_TEST_REQUIRE(post->tags->size() == 1u);
+            BOOST_TEST(post->tags.get()[0].name == "red");
+            BOOST_TEST(post->comments->size() == 1u);
+            BOOST_TEST(!(*loaded)[1].post->has_value());
+        }
     });
 }
 
