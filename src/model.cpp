@@ -68,6 +68,13 @@ void throw_joined_in_load()
         "joined() loaders apply to a query (select_query::load); load rows already fetched with selectin()");
 }
 
+void throw_relation_loaded_twice()
+{
+    throw error(
+        client_errc::invalid_argument,
+        "two loaders fill the same relation; use one loader and name all its nested loaders in one with()");
+}
+
 void throw_loaders_need_model_rows()
 {
     throw error(client_errc::invalid_argument,

@@ -425,6 +425,13 @@ public:
         return std::make_unique<selectin_step<Relation>>(relation_, settings_, std::move(parents));
     }
 
+    bool same_relation(const loader_node<P>& other) const override
+    {
+        const auto* same = dynamic_cast<const relation_node*>(&other);
+        return same && same->relation_.member == relation_.member;
+    }
+    void validate() const override { check_loaders(settings_->nested); }
+
     bool joined() const noexcept override { return joined_; }
     std::size_t joined_width() const override { return positional_decoder<C>::width(); }
     std::string joined_table() const override { return describe_model<C>().table; }
@@ -574,6 +581,7 @@ namespace detail {
 /// The parents' query with its joined loaders rendered in.
 template <class T> sql_statement render_loaded(const select_query<T, T>& q)
 {
+    check_loaders(q.loaders());
     std::vector<const loader_node<T>*> joins;
     for (const loader<T>& l : q.loaders())
         if (l.node().joined())
@@ -697,6 +705,7 @@ std::vector<T> decode_loaded(const select_query<T, T>& q, const result& r, load_
 /// The first level of steps of loaders applied to rows already in hand (s.load()).
 template <class T> load_steps steps_for(std::span<T* const> parents, std::span<const loader<T>> loaders)
 {
+    check_loaders(std::vector<loader<T>>(loaders.begin(), loaders.end()));
     load_steps steps;
     for (const loader<T>& l : loaders) {
         if (l.node().joined())

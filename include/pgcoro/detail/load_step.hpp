@@ -39,6 +39,10 @@ public:
     virtual ~loader_node() = default;
     /// The step filling the relation on `parents` (pointers stay valid until loading ends).
     virtual std::unique_ptr<load_step> step(std::vector<P*> parents) const = 0;
+    /// Whether `other` loads the same relation (the same member).
+    virtual bool same_relation(const loader_node& other) const = 0;
+    /// Throws client_errc::invalid_argument if its nested loaders name a relation twice.
+    virtual void validate() const = 0;
     /// Joined loaders only: how many columns they add to the parents' query.
     virtual std::size_t joined_width() const { return 0; }
     virtual bool joined() const noexcept { return false; }
@@ -86,3 +90,22 @@ private:
 };
 
 } // namespace pgcoro
+
+namespace pgcoro::detail {
+
+[[noreturn]] void throw_relation_loaded_twice();
+
+/// Throws client_errc::invalid_argument if two loaders of the list (or of their nested
+/// lists) fill the same relation: both would attach to one collection, and one would free
+/// rows the other's nested loaders still point to. Merge them into one loader with with().
+template <class P> void check_loaders(const std::vector<loader<P>>& loaders)
+{
+    for (std::size_t i = 0; i < loaders.size(); ++i) {
+        for (std::size_t j = 0; j < i; ++j)
+            if (loaders[i].node().same_relation(loaders[j].node()))
+                throw_relation_loaded_twice();
+        loaders[i].node().validate();
+    }
+}
+
+} // namespace pgcoro::detail
