@@ -77,8 +77,11 @@
 // RUSAGE_SELF: user + system of the whole process), the statements and round trips it sent
 // (counted by the query-log hook, pool_options::on_query: every statement one event; the
 // statements of one pipeline, reported one event each with the batch's size, one round
-// trip together). The server backend's CPU (/proc/<pid>/stat, 10 ms ticks) is summed over
-// the timed calls. One RESULT line per method: medians, quartiles and extremes of the calls.
+// trip together) and the time inside them (the events' durations, from sending a statement
+// to its last result: the rest of the wall time is the client's own work). The server
+// backend's CPU (/proc/<pid>/sched's se.sum_exec_runtime, or /proc/<pid>/stat's 10 ms
+// ticks where the kernel lacks the former) is summed over the timed calls. One RESULT line per method:
+// medians, quartiles and extremes of the calls.
 //
 // conninfo defaults to $PGCORO_TEST_DSN.
 
@@ -364,6 +367,7 @@ struct statement_counter {
     std::atomic<std::uint64_t> pipeline_trips{0};   // pipelines: one round trip each
     std::atomic<std::uint64_t> single_trips{0};     // statements sent on their own
     std::atomic<std::uint64_t> pending_in_batch{0}; // events still to come of the current pipeline
+    std::atomic<std::int64_t> statement_ns{0};      // send to last result, a pipeline's once
     std::atomic<bool> show_sql{false};              // --show-sql: each statement to stderr
 
     void record(const pgcoro::query_event& e)
@@ -382,10 +386,12 @@ struct statement_counter {
             if (pending_in_batch.load(std::memory_order_relaxed) == 0) {
                 pipeline_trips.fetch_add(1, std::memory_order_relaxed);
                 pending_in_batch.store(e.batch_size, std::memory_order_relaxed);
+                statement_ns.fetch_add(e.duration.count(), std::memory_order_relaxed); // the batch's time
             }
             pending_in_batch.fetch_sub(1, std::memory_order_relaxed);
         } else {
             single_trips.fetch_add(1, std::memory_order_relaxed);
+            statement_ns.fetch_add(e.duration.count(), std::memory_order_relaxed);
         }
     }
     std::uint64_t round_trips() const
@@ -414,8 +420,38 @@ double quantile(std::vector<double> v, double q)
     return v[lo] + (v[hi] - v[lo]) * (at - static_cast<double>(lo));
 }
 
-/// A backend's CPU seconds (utime + stime from /proc/<pid>/stat), or -1 if unreadable.
-double backend_cpu_seconds(std::int32_t pid)
+/// A backend's CPU time so far.
+struct backend_cpu {
+    double seconds = -1; ///< -1: unreadable
+    bool precise = false;
+};
+
+double ticks_of(std::int32_t pid);
+
+/// The scheduler's own count (se.sum_exec_runtime in /proc/<pid>/sched, in ms to the ns, on
+/// kernels with CONFIG_SCHED_DEBUG), else utime + stime from /proc/<pid>/stat (10 ms ticks).
+backend_cpu backend_cpu_of(std::int32_t pid)
+{
+    backend_cpu cpu;
+    {
+        std::ifstream sched("/proc/" + std::to_string(pid) + "/sched");
+        std::string line;
+        while (sched && std::getline(sched, line))
+            if (line.rfind("se.sum_exec_runtime", 0) == 0) {
+                const std::size_t colon = line.find(':');
+                if (colon == std::string::npos)
+                    break;
+                cpu.precise = true;
+                cpu.seconds = std::strtod(line.c_str() + colon + 1, nullptr) / 1e3;
+                return cpu;
+            }
+    }
+    cpu.seconds = ticks_of(pid);
+    return cpu;
+}
+
+/// utime + stime from /proc/<pid>/stat in seconds, or -1.
+double ticks_of(std::int32_t pid)
 {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string text;
@@ -741,6 +777,7 @@ struct call_result {
     double cpu_us = 0;
     std::uint64_t statements = 0;
     std::uint64_t round_trips = 0;
+    double statement_us = 0; // in the statements: from sending each to its last result (query log)
     std::uint64_t fingerprint = 0;
 };
 
@@ -790,6 +827,7 @@ asio::awaitable<call_result> run_method(pgcoro::session& s, statement_counter& c
     call_result r;
     const std::uint64_t statements_before = counter.statements.load();
     const std::uint64_t trips_before = counter.round_trips();
+    const std::int64_t statement_ns_before = counter.statement_ns.load();
     if (is_belongs_to(method)) {
         const double cpu_start = cpu_seconds_now();
         const steady::time_point start = steady::now();
@@ -809,6 +847,7 @@ asio::awaitable<call_result> run_method(pgcoro::session& s, statement_counter& c
     }
     r.statements = counter.statements.load() - statements_before;
     r.round_trips = counter.round_trips() - trips_before;
+    r.statement_us = static_cast<double>(counter.statement_ns.load() - statement_ns_before) / 1e3;
     co_return r;
 }
 
@@ -816,8 +855,10 @@ asio::awaitable<call_result> run_method(pgcoro::session& s, statement_counter& c
 struct method_record {
     std::vector<double> wall_us;
     std::vector<double> cpu_us;
+    std::vector<double> statement_us;
     double server_cpu_seconds = 0;
     bool server_cpu_known = true;
+    bool server_cpu_precise = true;
     std::uint64_t statements = 0;
     std::uint64_t round_trips = 0;
     std::uint64_t fingerprint = 0;
@@ -825,15 +866,17 @@ struct method_record {
 
 /// Adds one timed call to `rec`; fails if its statement or round-trip count differs from the
 /// earlier calls' (a statement prepared late, a pipeline split).
-void record_call(method_record& rec, const std::string& name, const call_result& r, double server_before,
-                 double server_after)
+void record_call(method_record& rec, const std::string& name, const call_result& r, backend_cpu server_before,
+                 backend_cpu server_after)
 {
     rec.wall_us.push_back(r.wall_us);
     rec.cpu_us.push_back(r.cpu_us);
-    if (server_before < 0 || server_after < 0)
+    rec.statement_us.push_back(r.statement_us);
+    if (server_before.seconds < 0 || server_after.seconds < 0)
         rec.server_cpu_known = false;
     else
-        rec.server_cpu_seconds += server_after - server_before;
+        rec.server_cpu_seconds += server_after.seconds - server_before.seconds;
+    rec.server_cpu_precise = rec.server_cpu_precise && server_before.precise && server_after.precise;
     if (rec.wall_us.size() > 1 && (r.statements != rec.statements || r.round_trips != rec.round_trips))
         fail(name + ": " + std::to_string(r.statements) + " statements in " + std::to_string(r.round_trips) +
              " round trips, earlier " + std::to_string(rec.statements) + " in " +
@@ -843,7 +886,10 @@ void record_call(method_record& rec, const std::string& name, const call_result&
 }
 
 /// The figures every RESULT line carries: statements, round trips, the wall time's median,
-/// quartiles and extremes, the client CPU's median and mean, the backend's mean CPU.
+/// quartiles and extremes, the client CPU's median and mean, the median time inside the
+/// statements (the query log's durations: from sending each to its last result, a
+/// pipeline's once; the rest of the wall time is the library's own work on the client),
+/// the backend's mean CPU.
 std::string figures_of(const method_record& rec)
 {
     const double n = static_cast<double>(rec.wall_us.size());
@@ -856,11 +902,12 @@ std::string figures_of(const method_record& rec)
     std::snprintf(
         text, sizeof text,
         "iterations=%zu statements=%llu round_trips=%llu ms=%.4f ms_p25=%.4f ms_p75=%.4f ms_min=%.4f "
-        "ms_max=%.4f cpu_ms=%.4f cpu_ms_mean=%.4f server_cpu_ms=%s",
+        "ms_max=%.4f cpu_ms=%.4f cpu_ms_mean=%.4f statement_ms=%.4f server_cpu_ms=%s server_cpu_clock=%s",
         rec.wall_us.size(), static_cast<unsigned long long>(rec.statements),
         static_cast<unsigned long long>(rec.round_trips), median(rec.wall_us) / 1e3,
         quantile(rec.wall_us, 0.25) / 1e3, quantile(rec.wall_us, 0.75) / 1e3, quantile(rec.wall_us, 0) / 1e3,
-        quantile(rec.wall_us, 1) / 1e3, median(rec.cpu_us) / 1e3, cpu_sum / n / 1e3, server_cpu_ms.c_str());
+        quantile(rec.wall_us, 1) / 1e3, median(rec.cpu_us) / 1e3, cpu_sum / n / 1e3,
+        median(rec.statement_us) / 1e3, server_cpu_ms.c_str(), rec.server_cpu_precise ? "sched" : "ticks");
     return text;
 }
 
@@ -882,6 +929,23 @@ void show_statements(statement_counter& counter, const options& o, std::size_t w
         return;
     std::fprintf(stderr, "%s:\n", name.c_str());
     counter.show_sql = true;
+}
+
+/// --show-sql: the connection's prepared statements and how the server planned them (custom
+/// plans are planned again on every execution).
+asio::awaitable<void> show_prepared(pgcoro::session& s, const options& o)
+{
+    if (!o.show_sql)
+        co_return;
+    using prepared = std::tuple<std::string, std::string, std::int64_t, std::int64_t>;
+    const std::string sql = "SELECT left(regexp_replace(statement, '\\s+', ' ', 'g'), 200), "
+                            "parameter_types::text, generic_plans, custom_plans FROM pg_prepared_statements "
+                            "ORDER BY statement";
+    const std::vector<prepared> rows = co_await s.query<prepared>(sql);
+    std::fprintf(stderr, "prepared statements (generic plans, custom plans, parameter types):\n");
+    for (const prepared& p : rows)
+        std::fprintf(stderr, "  %6lld %6lld %s %s\n", static_cast<long long>(std::get<2>(p)),
+                     static_cast<long long>(std::get<3>(p)), std::get<1>(p).c_str(), std::get<0>(p).c_str());
 }
 
 asio::awaitable<void> drop_own_schema(pgcoro::pool& pool, pgcoro::session& s)
@@ -918,9 +982,9 @@ asio::awaitable<void> loading_body(pgcoro::pool& pool, statement_counter& counte
     for (std::size_t i = 0; i < o.iterations; ++i) {
         for (std::size_t k : shuffled(o.methods.size(), random)) {
             const std::string& method = o.methods[k];
-            const double server_before = backend_cpu_seconds(backend);
+            const backend_cpu server_before = backend_cpu_of(backend);
             const call_result r = co_await run_method(s, counter, o, expected, method);
-            const double server_after = backend_cpu_seconds(backend);
+            const backend_cpu server_after = backend_cpu_of(backend);
             method_record& rec = records[method];
             record_call(rec, method, r, server_before, server_after);
             if (r.fingerprint != rec.fingerprint)
@@ -942,6 +1006,7 @@ asio::awaitable<void> loading_body(pgcoro::pool& pool, statement_counter& counte
             figures_of(rec).c_str(), static_cast<unsigned long long>(rec.fingerprint));
     }
     std::fflush(stdout);
+    co_await show_prepared(s, o);
     co_await drop_own_schema(pool, s);
 }
 
@@ -976,7 +1041,16 @@ struct paging_fixture {
     std::string cursor;
     std::int32_t boundary_score = 0;
     std::int64_t boundary_id = 0;
+    std::vector<std::pair<std::int32_t, std::int64_t>> walk_boundaries; // (score, id) ending pages 1 .. K-2
 };
+
+// The hand-written statements (raw_offset, raw_keyset).
+constexpr std::string_view raw_offset_sql =
+    "SELECT id, score, title, created_at FROM items ORDER BY score, id LIMIT $1 OFFSET $2";
+constexpr std::string_view raw_first_sql =
+    "SELECT id, score, title, created_at FROM items ORDER BY score, id LIMIT $1";
+constexpr std::string_view raw_keyset_sql =
+    "SELECT id, score, title, created_at FROM items WHERE (score, id) > ($1, $2) ORDER BY score, id LIMIT $3";
 
 /// The query every case pages: ordered by the non-unique score (the library appends the
 /// primary key).
@@ -1027,11 +1101,31 @@ asio::awaitable<paging_fixture> prepare_paging(pgcoro::session& s, const options
         if (!p.next)
             fail(name + ": no next cursor");
         next = std::move(p.next);
+        if (number > 1)
+            f.walk_boundaries.emplace_back(f.boundary_score, f.boundary_id);
         f.boundary_score = p.items.back().score;
         f.boundary_id = p.items.back().id;
     }
     f.cursor = *next;
     co_return f;
+}
+
+/// raw_keyset's statement through the pages the walk read by cursor (2 .. K-1; untimed,
+/// checked), so that it reaches page K with the same history in the server's plan cache as
+/// the library's statement: PostgreSQL plans a prepared statement afresh on every execution
+/// (a custom plan) or once (a generic plan) by comparing the costs of its earlier
+/// executions, and the walk's early pages make custom plans look cheap.
+asio::awaitable<void> walk_raw_keyset(pgcoro::session& s, const options& o, const paging_fixture& f)
+{
+    const std::int64_t limit = o.per_page + 1;
+    std::int64_t number = 2;
+    for (const auto& [score, id] : f.walk_boundaries) {
+        auto op = s.query<Item>(raw_keyset_sql, score, id, limit);
+        std::vector<Item> items = co_await std::move(op);
+        items.resize(std::min(items.size(), static_cast<std::size_t>(o.per_page)));
+        check_page_items(items, f, o, number, "raw keyset walk, page " + std::to_string(number));
+        ++number;
+    }
 }
 
 /// One page by one method, checked; the timed part is the call alone.
@@ -1046,6 +1140,7 @@ asio::awaitable<call_result> run_paging_case(pgcoro::session& s, statement_count
     call_result r;
     const std::uint64_t statements_before = counter.statements.load();
     const std::uint64_t trips_before = counter.round_trips();
+    const std::int64_t statement_ns_before = counter.statement_ns.load();
     std::vector<Item> items;
     if (method == "offset_count" || method == "offset") {
         pgcoro::page_options options;
@@ -1086,22 +1181,18 @@ asio::awaitable<call_result> run_paging_case(pgcoro::session& s, statement_count
     } else {
         // Hand-written statements: what a page costs without the library's planning, cursor
         // encoding and decoding.
-        const std::string columns = "SELECT id, score, title, created_at FROM items ";
         const std::int64_t limit = o.per_page + 1;
         const double cpu_start = cpu_seconds_now();
         const steady::time_point start = steady::now();
         if (method == "raw_offset") {
-            const std::string sql = columns + "ORDER BY score, id LIMIT $1 OFFSET $2";
             const std::int64_t offset = (number - 1) * o.per_page;
-            auto op = s.query<Item>(sql, limit, offset);
+            auto op = s.query<Item>(raw_offset_sql, limit, offset);
             items = co_await std::move(op);
         } else if (number == 1) {
-            const std::string sql = columns + "ORDER BY score, id LIMIT $1";
-            auto op = s.query<Item>(sql, limit);
+            auto op = s.query<Item>(raw_first_sql, limit);
             items = co_await std::move(op);
         } else {
-            const std::string sql = columns + "WHERE (score, id) > ($1, $2) ORDER BY score, id LIMIT $3";
-            auto op = s.query<Item>(sql, f.boundary_score, f.boundary_id, limit);
+            auto op = s.query<Item>(raw_keyset_sql, f.boundary_score, f.boundary_id, limit);
             items = co_await std::move(op);
         }
         const bool found_more = items.size() > static_cast<std::size_t>(o.per_page);
@@ -1114,6 +1205,7 @@ asio::awaitable<call_result> run_paging_case(pgcoro::session& s, statement_count
     check_page_items(items, f, o, number, name);
     r.statements = counter.statements.load() - statements_before;
     r.round_trips = counter.round_trips() - trips_before;
+    r.statement_us = static_cast<double>(counter.statement_ns.load() - statement_ns_before) / 1e3;
     co_return r;
 }
 
@@ -1134,6 +1226,9 @@ asio::awaitable<void> paging_body(pgcoro::pool& pool, statement_counter& counter
                 static_cast<long long>(o.rows), walk_ms,
                 static_cast<unsigned long long>(counter.statements.load() - walk_statements - 1));
 
+    if (std::find(o.methods.begin(), o.methods.end(), "raw_keyset") != o.methods.end())
+        co_await walk_raw_keyset(s, o, f);
+
     // Every method at page 1 and at page `page`, interleaved.
     std::vector<std::pair<std::string, std::int64_t>> cases;
     for (std::int64_t number : {std::int64_t{1}, o.page})
@@ -1151,9 +1246,9 @@ asio::awaitable<void> paging_body(pgcoro::pool& pool, statement_counter& counter
     for (std::size_t i = 0; i < o.iterations; ++i)
         for (std::size_t k : shuffled(cases.size(), random)) {
             const auto& c = cases[k];
-            const double server_before = backend_cpu_seconds(backend);
+            const backend_cpu server_before = backend_cpu_of(backend);
             const call_result r = co_await run_paging_case(s, counter, o, f, c.first, c.second);
-            const double server_after = backend_cpu_seconds(backend);
+            const backend_cpu server_after = backend_cpu_of(backend);
             const std::string name = c.first + ", page " + std::to_string(c.second);
             record_call(records[c], name, r, server_before, server_after);
         }
@@ -1163,6 +1258,7 @@ asio::awaitable<void> paging_body(pgcoro::pool& pool, statement_counter& counter
                     static_cast<long long>(o.rows), static_cast<long long>((c.second - 1) * o.per_page),
                     figures_of(records[c]).c_str());
     std::fflush(stdout);
+    co_await show_prepared(s, o);
     co_await drop_own_schema(pool, s);
 }
 
