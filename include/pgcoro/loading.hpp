@@ -350,7 +350,7 @@ class joined_relation_decoder final : public joined_decoder<typename Relation::p
 public:
     joined_relation_decoder(const Relation& relation, std::shared_ptr<const loader_settings<C>> settings,
                             const result& r, std::size_t first)
-        : relation_(relation), settings_(std::move(settings)), decode_(r, first), first_(first)
+        : relation_(relation), settings_(std::move(settings)), decode_(r, first)
     {
         const model_description& d = describe_model<C>();
         match_column_ = first + (kind == relation_kind::many_to_one ? column_index<C>(relation_.key)
@@ -402,7 +402,6 @@ private:
     Relation relation_;
     std::shared_ptr<const loader_settings<C>> settings_;
     positional_decoder<C> decode_;
-    std::size_t first_;
     std::size_t match_column_ = 0;
     std::vector<std::size_t> key_columns_;
     boost::unordered_flat_set<std::string> seen_;
