@@ -476,12 +476,17 @@ double ticks_of(std::int32_t pid)
     return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-/// --backend-cpu: pins the backend `pid` to that CPU; fails if it cannot (not root and not
-/// the postgres user, or no such CPU).
+/// --backend-cpu: pins the backend `pid` to that CPU; fails if it is not a local postgres
+/// process or cannot be pinned (neither root nor the server's user, or no such CPU).
 void pin_backend(std::int32_t pid, const options& o)
 {
     if (!o.backend_cpu)
         return;
+    // A pid from a server on another host would name some unrelated local process.
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    if (!comm || !std::getline(comm, name) || name != "postgres")
+        fail("--backend-cpu: process " + std::to_string(pid) + " is not a local postgres backend");
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(*o.backend_cpu, &set);
