@@ -184,7 +184,8 @@ template <class T> keyset_plan<T> plan_keyset(const select_query<T, T>& query, c
     check_per_page(request.per_page(), request.max_per_page());
     if (query.limit_value() || query.offset_value())
         throw_paged_query_limited();
-    keyset_plan<T> plan{query};
+    keyset_plan<T> plan;
+    plan.query = query;
     plan.terms = unique_ordering(query);
     check_keyset_terms(plan.terms, typeid(T));
     plan.per_page = request.per_page();

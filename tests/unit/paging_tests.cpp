@@ -412,8 +412,9 @@ BOOST_AUTO_TEST_CASE(offset_page_near_the_overflow_boundary_is_rejected_or_exact
     auto q = pgcoro::select<item>();
     for (std::int64_t per_page : {1, 2, 7, 10, 1000}) {
         const std::int64_t last_fitting = int64_max / per_page; // the largest n - 1 whose offset fits
-        for (std::int64_t before = last_fitting - 3; before <= last_fitting + 1 && before < int64_max;
-             ++before) {
+        // One past it, but n = before + 1 must itself fit (per_page 1: INT64_MAX - 1).
+        const std::int64_t stop = last_fitting < int64_max - 1 ? last_fitting + 1 : int64_max - 1;
+        for (std::int64_t before = last_fitting - 3; before <= stop; ++before) {
             const std::int64_t n = before + 1;
             BOOST_TEST_CONTEXT("page " << n << " of " << per_page)
             {
