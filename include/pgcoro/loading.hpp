@@ -63,8 +63,6 @@ template <class M> const field_value_t<M>* key_of(const M& value) noexcept
         return &value;
 }
 
-template <class K> using key_hash = boost::hash<K>;
-
 /// Distinct parent keys in first-seen order, and for each the parents holding it.
 template <class K> class key_groups {
 public:
@@ -85,7 +83,7 @@ public:
 
 private:
     std::vector<K> keys_;
-    boost::unordered_flat_map<K, std::vector<std::size_t>, key_hash<K>> index_;
+    boost::unordered_flat_map<K, std::vector<std::size_t>, boost::hash<K>> index_;
 };
 
 /// The chunks of `keys` (one empty list for none: no statement then).
@@ -150,12 +148,6 @@ void nested_steps(const loader_settings<C>& s, const std::vector<C*>& children, 
         return;
     for (const loader<C>& l : s.nested)
         next.push_back(l.node().step(children));
-}
-
-/// Decodes the rows of a selectin statement for target C: every column of C (by name).
-template <class C> std::vector<C> decode_targets(const result& r)
-{
-    return rows_as<C>(r);
 }
 
 /// The selectin step of one relation on one set of parents.
@@ -278,7 +270,7 @@ private:
                             distribute(*owners, decode.decode(r, row));
                 }
             } else {
-                for (C& child : decode_targets<C>(r))
+                for (C& child : rows_as<C>(r))
                     if (const auto* k = key_of(child.*relation_.foreign_key))
                         if (const auto* owners = groups_.find(static_cast<K>(*k)))
                             distribute(*owners, std::move(child));
@@ -297,7 +289,7 @@ private:
     {
         std::vector<bool> filled(parents_.size(), false);
         for (const result& r : results) {
-            for (C& target : decode_targets<C>(r)) {
+            for (C& target : rows_as<C>(r)) {
                 const auto* k = target_key(target);
                 if (!k)
                     continue;
@@ -429,7 +421,7 @@ public:
         const auto* same = dynamic_cast<const relation_node*>(&other);
         return same && same->relation_.member == relation_.member;
     }
-    void validate() const override { check_loaders(settings_->nested); }
+    void validate() const override { check_loaders<C>(settings_->nested); }
 
     bool joined() const noexcept override { return joined_; }
     std::size_t joined_width() const override { return positional_decoder<C>::width(); }
@@ -580,7 +572,7 @@ namespace detail {
 /// The parents' query with its joined loaders rendered in.
 template <class T> sql_statement render_loaded(const select_query<T, T>& q)
 {
-    check_loaders(q.loaders());
+    check_loaders<T>(q.loaders());
     std::vector<const loader_node<T>*> joins;
     for (const loader<T>& l : q.loaders())
         if (l.node().joined())
@@ -704,7 +696,7 @@ std::vector<T> decode_loaded(const select_query<T, T>& q, const result& r, load_
 /// The first level of steps of loaders applied to rows already in hand (s.load()).
 template <class T> load_steps steps_for(std::span<T* const> parents, std::span<const loader<T>> loaders)
 {
-    check_loaders(std::vector<loader<T>>(loaders.begin(), loaders.end()));
+    check_loaders<T>(loaders);
     load_steps steps;
     for (const loader<T>& l : loaders) {
         if (l.node().joined())

@@ -98,7 +98,7 @@ namespace pgcoro::detail {
 /// Throws client_errc::invalid_argument if two loaders of the list (or of their nested
 /// lists) fill the same relation: both would attach to one collection, and one would free
 /// rows the other's nested loaders still point to. Merge them into one loader with with().
-template <class P> void check_loaders(const std::vector<loader<P>>& loaders)
+template <class P> void check_loaders(std::span<const loader<P>> loaders)
 {
     for (std::size_t i = 0; i < loaders.size(); ++i) {
         for (std::size_t j = 0; j < i; ++j)
