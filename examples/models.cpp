@@ -6,7 +6,9 @@
 //   models "postgresql://user:password@localhost/db"
 //
 // (Without an argument, PGCORO_TEST_DSN or DATABASE_URL names the server.) The tables live
-// in a schema of their own, dropped at the end.
+// in a schema of their own, created by the migrations in examples/migrations (the first one
+// written by `migrate new create_schema --from-model` from models.hpp), reverted and dropped
+// at the end.
 
 #include <pgcoro/pgcoro.hpp>
 
@@ -21,6 +23,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -29,89 +32,14 @@
 
 #include <unistd.h>
 
+#include "models.hpp"
+
 namespace asio = boost::asio;
-
-// ---- the models -------------------------------------------------------------------------
-
-struct User;
-
-struct Post {
-    boost::uuids::uuid id{};
-    std::int64_t author_id = 0;
-    std::string title;
-    std::optional<pgcoro::timestamp> created_at;
-    std::optional<pgcoro::timestamp> updated_at;
-    pgcoro::related<std::shared_ptr<User>> author; // many-to-one
-};
-BOOST_DESCRIBE_STRUCT(Post, (), (id, author_id, title, created_at, updated_at, author))
-
-struct User {
-    std::int64_t id = 0;
-    std::string email;
-    std::string name;
-    std::optional<pgcoro::timestamp> created_at;
-    std::optional<pgcoro::timestamp> updated_at;
-    std::optional<pgcoro::timestamp> deleted_at;
-    pgcoro::related<std::vector<Post>> posts; // a relation: never read from or written to "users"
-};
-BOOST_DESCRIBE_STRUCT(User, (), (id, email, name, created_at, updated_at, deleted_at, posts))
-
-struct Profile {
-    std::int64_t user_id = 0;
-    boost::json::value data;
-};
-BOOST_DESCRIBE_STRUCT(Profile, (), (user_id, data))
-
-/// Only some of a user's columns (select<User>().into<UserCard>()).
-struct UserCard {
-    std::int64_t id = 0;
-    std::string name;
-};
-BOOST_DESCRIBE_STRUCT(UserCard, (), (id, name))
-
-template <> struct pgcoro::model_traits<User> {
-    static constexpr std::string_view table = "users";
-    static constexpr auto primary_key = &User::id;
-    static constexpr auto generated = &User::id; // bigint identity
-    static constexpr auto created_at = &User::created_at;
-    static constexpr auto updated_at = &User::updated_at;
-    static constexpr auto deleted_at = &User::deleted_at; // soft delete
-    static constexpr auto relations = std::tuple{pgcoro::has_many(&User::posts, &Post::author_id)};
-};
-template <> struct pgcoro::model_traits<Post> {
-    static constexpr std::string_view table = "posts";
-    static constexpr auto primary_key = &Post::id;
-    static constexpr auto generated = &Post::id; // DEFAULT gen_random_uuid()
-    static constexpr auto created_at = &Post::created_at;
-    static constexpr auto updated_at = &Post::updated_at;
-    static constexpr auto relations = std::tuple{pgcoro::belongs_to(&Post::author, &Post::author_id)};
-};
-template <> struct pgcoro::model_traits<Profile> {
-    static constexpr std::string_view table = "profiles";
-    static constexpr auto primary_key = &Profile::user_id;
-};
 
 namespace {
 
-constexpr std::string_view schema_sql = R"(
-CREATE TABLE users (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    email text NOT NULL CONSTRAINT uq_users_email UNIQUE,
-    name text NOT NULL,
-    created_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL,
-    deleted_at timestamptz);
-CREATE TABLE posts (
-    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    author_id bigint NOT NULL CONSTRAINT fk_posts_author_id REFERENCES users ON DELETE CASCADE,
-    title text NOT NULL,
-    created_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL);
-CREATE TABLE profiles (
-    user_id bigint PRIMARY KEY CONSTRAINT fk_profiles_user_id REFERENCES users ON DELETE CASCADE,
-    data jsonb NOT NULL);
-CREATE INDEX ix_profiles_data ON profiles USING gin (data);
-)";
+// The example's migration files (examples/migrations; CMake passes the path).
+const char* const migrations_directory = PGCORO_EXAMPLE_MIGRATIONS;
 
 using pgcoro::col;
 
@@ -266,11 +194,19 @@ asio::awaitable<void> run(std::string conninfo)
         co_await c.execute("SELECT set_config('search_path', $1, false)", path);
     };
     pgcoro::pool pool(ex, options);
+    // The schema by migrations: the files in examples/migrations, applied in order, each in a
+    // transaction of its own, recorded in schema_migrations (in the example's schema, the
+    // search_path's first).
+    pgcoro::migrator migrator{pgcoro::migration_set::from_directory(migrations_directory)};
     {
         auto s = co_await pool.session();
         const std::string create = "CREATE SCHEMA " + pgcoro::quote_identifier(schema);
         co_await s.execute_script(create);
-        co_await s.execute_script(schema_sql);
+        pgcoro::migration_report applied = co_await migrator.up(s);
+        for (const auto& m : applied.migrations)
+            std::cout << "migrated up " << std::setw(4) << std::setfill('0') << m.version << std::setfill(' ')
+                      << "_" << m.slug << " in "
+                      << std::chrono::duration<double, std::milli>(m.duration).count() << " ms\n";
     }
     std::exception_ptr failure;
     try {
@@ -280,6 +216,12 @@ asio::awaitable<void> run(std::string conninfo)
     }
     {
         auto s = co_await pool.session();
+        // Every migration reverted, newest first: the schema is empty again but for the
+        // (now empty) migrations table.
+        const std::int64_t none = 0;
+        pgcoro::migration_report reverted = co_await migrator.down_to(s, none);
+        std::cout << "migrated down " << reverted.migrations.size() << " migrations to version "
+                  << reverted.to << "\n";
         const std::string drop = "DROP SCHEMA " + pgcoro::quote_identifier(schema) + " CASCADE";
         co_await s.execute_script(drop);
     }

@@ -70,6 +70,12 @@ public:
             return "the relation was not loaded";
         case client_errc::invalid_cursor:
             return "invalid paging cursor";
+        case client_errc::invalid_migration:
+            return "invalid migration";
+        case client_errc::migration_conflict:
+            return "the applied migrations do not match the known ones";
+        case client_errc::migration_locked:
+            return "another migration runner holds the migration lock";
         }
         return "unknown pgcoro client error";
     }
@@ -225,7 +231,10 @@ boost::system::error_condition sqlstate_category_impl::default_error_condition(i
     return {value, *this};
 }
 
-std::string describe(const boost::system::error_code& code, const diagnostics& diag)
+} // namespace
+
+namespace detail {
+std::string describe_error(const boost::system::error_code& code, const diagnostics& diag)
 {
     std::string text;
     if (!diag.sqlstate.empty()) {
@@ -246,7 +255,7 @@ std::string describe(const boost::system::error_code& code, const diagnostics& d
     return text;
 }
 
-} // namespace
+} // namespace detail
 
 const boost::system::error_category& client_category() noexcept
 {
@@ -273,7 +282,7 @@ std::string sqlstate_from_int(int value)
 }
 
 error::error(boost::system::error_code code, diagnostics diag)
-    : boost::system::system_error(code, describe(code, diag)), diag_(std::move(diag))
+    : boost::system::system_error(code, detail::describe_error(code, diag)), diag_(std::move(diag))
 {}
 
 namespace {

@@ -43,6 +43,10 @@ enum class client_errc {
     commit_outcome_unknown, ///< COMMIT was sent but its answer never arrived
     relation_not_loaded,    ///< a pgcoro::related member was read before it was loaded
     invalid_cursor,         ///< a keyset paging cursor is malformed, tampered with or for another query
+    invalid_migration,  ///< a migration file or definition is malformed (name, version, duplicate, directive)
+    migration_conflict, ///< applied migrations disagree with the known ones (checksum drift, missing, out of
+                        ///< order)
+    migration_locked,   ///< another migration runner held the migration lock past lock_timeout
 };
 
 /// The category of client_errc codes.
@@ -143,6 +147,12 @@ bool is_fatal(const boost::system::error_code& code) noexcept;
 
 /// True for errors a transaction retry may cure: serialization failure and deadlock.
 bool is_retryable(const boost::system::error_code& code) noexcept;
+
+namespace detail {
+/// The text of an error without the error code suffix what() adds: "ERROR 42601: message
+/// (at character n)", then DETAIL, HINT and STATEMENT lines.
+std::string describe_error(const boost::system::error_code& code, const diagnostics& diag);
+} // namespace detail
 
 } // namespace pgcoro
 

@@ -10,6 +10,7 @@
 #include <pgcoro/identifier.hpp>
 #include <pgcoro/loading.hpp>
 #include <pgcoro/logger.hpp>
+#include <pgcoro/migrations.hpp>
 #include <pgcoro/model.hpp>
 #include <pgcoro/paging.hpp>
 #include <pgcoro/pool.hpp>
@@ -18,6 +19,7 @@
 #include <pgcoro/result.hpp>
 #include <pgcoro/row_lock.hpp>
 #include <pgcoro/rows.hpp>
+#include <pgcoro/schema.hpp>
 #include <pgcoro/select.hpp>
 #include <pgcoro/session.hpp>
 #include <pgcoro/sql_statement.hpp>
