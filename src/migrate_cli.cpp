@@ -1,6 +1,7 @@
 // The migration command line: argument parsing, one pool of one connection, progress lines
 // and exit codes.
 
+#include <pgcoro/logger.hpp>
 #include <pgcoro/migrate_cli.hpp>
 #include <pgcoro/pool.hpp>
 
@@ -68,7 +69,9 @@ struct arguments {
     std::string schema;
     std::chrono::milliseconds lock_timeout{std::chrono::seconds{60}};
     std::chrono::milliseconds connect_timeout{std::chrono::seconds{10}};
-    std::optional<std::int64_t> down_to;
+    std::optional<std::int64_t> up_to;   ///< up VERSION
+    std::optional<std::int64_t> down_to; ///< down --to VERSION
+    std::size_t down_steps = 1;          ///< down N
     bool from_model = false;
     bool force = false;
     bool allow_out_of_order = false;
@@ -157,10 +160,17 @@ arguments parse(int argc, const char* const* argv)
             throw usage_error{"new needs exactly one slug, e.g. new create_users"};
     } else if (args.command == "up") {
         at_most(1);
+        if (!args.positional.empty())
+            args.up_to = parse_number(args.positional[0], "VERSION");
     } else if (args.command == "down") {
         at_most(1);
         if (args.down_to && !args.positional.empty())
             throw usage_error{"down takes either a number of steps or --to VERSION, not both"};
+        if (!args.positional.empty()) {
+            args.down_steps = static_cast<std::size_t>(parse_number(args.positional[0], "N"));
+            if (args.down_steps == 0)
+                throw usage_error{"down 0 reverts nothing; give N >= 1 or --to VERSION"};
+        }
     } else if (args.command == "status" || args.command == "current" || args.command == "verify") {
         at_most(0);
     } else
@@ -218,14 +228,6 @@ private:
     asio::awaitable<int> database(migrator& m);
     void print_status(const std::vector<migration_status>& statuses);
     void progress(const migration_event& event);
-    /// down's N (default 1).
-    std::size_t down_steps() const
-    {
-        std::int64_t steps = args_.positional.empty() ? 1 : parse_number(args_.positional[0], "N");
-        if (steps == 0)
-            throw usage_error{"down 0 reverts nothing; give N >= 1 or --to VERSION"};
-        return static_cast<std::size_t>(steps);
-    }
 
     arguments args_;
     migrate_cli_options options_;
@@ -353,12 +355,12 @@ asio::awaitable<int> cli::database(migrator& m)
     if (args_.dry_run) {
         migration_plan plan;
         if (command == "up") {
-            if (args_.positional.empty())
-                plan = co_await m.plan_up(s);
+            if (args_.up_to)
+                plan = co_await m.plan_up(s, *args_.up_to);
             else
-                plan = co_await m.plan_up(s, parse_number(args_.positional[0], "VERSION"));
+                plan = co_await m.plan_up(s);
         } else {
-            std::size_t steps = args_.down_to ? 0 : down_steps();
+            std::size_t steps = args_.down_to ? 0 : args_.down_steps;
             plan = co_await m.plan_down(s, steps, args_.down_to.value_or(0));
         }
         out_ << "current version: " << plan.from << "\n";
@@ -371,15 +373,15 @@ asio::awaitable<int> cli::database(migrator& m)
 
     migration_report report;
     if (command == "up") {
-        if (args_.positional.empty())
-            report = co_await m.up(s);
+        if (args_.up_to)
+            report = co_await m.up_to(s, *args_.up_to);
         else
-            report = co_await m.up_to(s, parse_number(args_.positional[0], "VERSION"));
+            report = co_await m.up(s);
     } else {
         if (args_.down_to)
             report = co_await m.down_to(s, *args_.down_to);
         else
-            report = co_await m.down(s, down_steps());
+            report = co_await m.down(s, args_.down_steps);
     }
     if (!args_.quiet) {
         if (report.migrations.empty())
@@ -458,6 +460,15 @@ int run_migrate_cli(int argc, const char* const* argv, migrate_cli_options optio
             out << text;
             return 0;
         }
+        // The library's log lines would repeat what the command reports itself (a pool's
+        // connect failures, ...): only errors get through, for the duration of the command.
+        struct quiet_logger {
+            log_function previous;
+            ~quiet_logger() { set_logger(std::move(previous)); }
+        } logger{set_logger([&err, &program](log_level level, std::string_view line) {
+            if (level == log_level::error)
+                err << program << ": " << line << "\n";
+        })};
         cli runner(std::move(args), std::move(options), out, err);
         return runner.run();
     } catch (const usage_error& e) {

@@ -1046,8 +1046,7 @@ BOOST_AUTO_TEST_CASE(down_0_exits_2_and_reverts_nothing)
 BOOST_AUTO_TEST_CASE(down_0_is_refused_without_a_database)
 {
     // A bad command line is reported as such even when the server cannot be reached.
-    // LIBRARY BUG: `down 0` is checked only after connecting (cli::database in
-    // src/migrate_cli.cpp), so this waits out --connect-timeout and exits 5, not 2.
+    // Numbers are checked while parsing: no connection is tried (the port is closed).
     test::temp_directory dir;
     std::string dsn = with_local_port(test::dsn(), closed_port());
     cli_result r =
