@@ -342,7 +342,7 @@ asio::awaitable<int> cli::database(migrator& m)
             co_return 0;
         }
         for (const migration_status& p : problems) {
-            err_ << padded_version(p.version) << "_" << p.slug << ": ";
+            err_ << p.name() << ": ";
             if (p.state == migration_state::drifted)
                 err_ << "drifted (changed since it was applied)\n";
             else if (p.state == migration_state::missing)

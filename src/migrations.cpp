@@ -211,7 +211,7 @@ std::string list_names(const std::vector<const migration_status*>& items)
     for (const migration_status* status : items) {
         if (!text.empty())
             text += ", ";
-        text += padded(status->version) + "_" + status->slug;
+        text += status->name();
     }
     return text;
 }
@@ -349,6 +349,11 @@ std::pair<fs::path, fs::path> create_migration_files(const fs::path& directory, 
         throw;
     }
     return {up, down};
+}
+
+std::string migration_status::name() const
+{
+    return padded(version) + "_" + slug;
 }
 
 std::string_view to_string(migration_state state) noexcept
@@ -635,7 +640,7 @@ std::vector<const migration*> migrator::make_plan(const std::vector<migration_st
         std::string text = "the database's applied migrations differ from the known ones:";
         for (const migration_status* status : problems)
             text +=
-                std::string("\n  ") + padded(status->version) + "_" + status->slug + ": " +
+                std::string("\n  ") + status->name() + ": " +
                 (status->state == migration_state::missing
                      ? "applied, but no such migration is known"
                      : "changed since it was applied (checksum " + status->applied_checksum.substr(0, 12) +
@@ -673,7 +678,7 @@ std::vector<const migration*> migrator::make_plan(const std::vector<migration_st
         for (const migration_status* status : revert) {
             const migration* m = migrations_.find(status->version);
             if (!m)
-                conflict("cannot revert " + padded(status->version) + "_" + status->slug +
+                conflict("cannot revert " + status->name() +
                          ": it is applied but not among the known migrations");
             if (!m->down)
                 conflict("cannot revert " + m->name() +

@@ -134,6 +134,9 @@ struct migration_status {
     std::chrono::microseconds execution_time{0};
     std::string applied_checksum; ///< as recorded
     std::string known_checksum;   ///< of the known migration (empty when missing)
+
+    /// "0007_add_index", as migration::name().
+    std::string name() const;
 };
 
 /// Something on the way of up/down, reported by migrator_options::on_progress.
