@@ -356,12 +356,13 @@ asio::awaitable<int> cli::database(migrator& m)
         migration_plan plan;
         if (command == "up") {
             if (args_.up_to)
-                plan = co_await m.plan_up(s, *args_.up_to);
+                plan = co_await m.plan_up_to(s, *args_.up_to);
             else
                 plan = co_await m.plan_up(s);
+        } else if (args_.down_to) {
+            plan = co_await m.plan_down_to(s, *args_.down_to);
         } else {
-            std::size_t steps = args_.down_to ? 0 : args_.down_steps;
-            plan = co_await m.plan_down(s, steps, args_.down_to.value_or(0));
+            plan = co_await m.plan_down(s, args_.down_steps);
         }
         out_ << "current version: " << plan.from << "\n";
         if (plan.migrations.empty())

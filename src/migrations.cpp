@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <limits>
@@ -81,7 +82,12 @@ std::optional<file_name> parse_file_name(const fs::path& path)
 {
     std::string name = path.filename().string();
     constexpr std::string_view sql_suffix = ".sql";
-    if (name.size() < sql_suffix.size() || name.compare(name.size() - 4, 4, sql_suffix) != 0)
+    if (name.size() < sql_suffix.size())
+        return std::nullopt;
+    std::string extension = name.substr(name.size() - 4);
+    std::transform(extension.begin(), extension.end(), extension.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (extension != sql_suffix)
         return std::nullopt;
     auto bad = [&]() -> std::optional<file_name> {
         invalid("migration file " + path.string() +
@@ -131,6 +137,8 @@ void check_sql_step(const migration& m, migration_step& step, bool upward)
     if (step.function)
         return;
     std::string where = describe_source(m, step, upward) + ")";
+    if (upward && step.sql.empty())
+        invalid(where + ": the up step has neither SQL nor a function");
     std::vector<detail::script_statement> statements;
     try {
         for (const std::string& directive : detail::script_directives(step.sql)) {
@@ -146,6 +154,8 @@ void check_sql_step(const migration& m, migration_step& step, bool upward)
             throw;
         invalid(where + ": " + e.diag().message);
     }
+    if (upward && statements.empty())
+        invalid(where + ": no statement to run (only comments?); write the migration before applying it");
     if (!step.transactional)
         return;
     for (const detail::script_statement& statement : statements) {
@@ -282,6 +292,8 @@ migration_set migration_set::from_directory(const fs::path& directory)
         invalid("cannot read the migrations directory " + directory.string() + ": " + failure.message());
     struct pair {
         std::string slug;
+        std::string digits; ///< the version as spelt in the first file seen
+        std::string first;  ///< that file's name
         std::optional<fs::path> up, down;
     };
     std::map<std::int64_t, pair> found;
@@ -292,6 +304,13 @@ migration_set migration_set::from_directory(const fs::path& directory)
         if (!name)
             continue;
         pair& slot = found[name->version];
+        std::string file = entry.path().filename().string();
+        std::string digits = file.substr(0, file.find('_'));
+        if (!slot.digits.empty() && slot.digits != digits)
+            invalid("two migration files spell version " + std::to_string(name->version) +
+                    " differently: " + slot.first + " and " + file + " (in " + directory.string() + ")");
+        slot.digits = digits;
+        slot.first = file;
         if (!slot.slug.empty() && slot.slug != name->slug)
             invalid("two migrations have version " + std::to_string(name->version) + ": " +
                     padded(name->version) + "_" + slot.slug + " and " + padded(name->version) + "_" +
@@ -328,8 +347,19 @@ std::pair<fs::path, fs::path> create_migration_files(const fs::path& directory, 
     fs::create_directories(directory, failure);
     if (failure)
         invalid("cannot create the migrations directory " + directory.string() + ": " + failure.message());
-    migration_set existing = migration_set::from_directory(directory);
-    std::string base = padded(existing.head() + 1) + "_" + std::string(slug);
+    // The next version from the file names only: the newest pair may still be a fresh,
+    // unwritten one (from_directory would refuse its empty up step).
+    std::int64_t head = 0;
+    fs::directory_iterator entries(directory, failure);
+    if (failure)
+        invalid("cannot read the migrations directory " + directory.string() + ": " + failure.message());
+    for (const fs::directory_entry& entry : entries)
+        if (entry.is_regular_file())
+            if (std::optional<file_name> name = parse_file_name(entry.path()))
+                head = std::max(head, name->version);
+    if (head == std::numeric_limits<std::int64_t>::max())
+        invalid("no version is left after " + std::to_string(head) + " in " + directory.string());
+    std::string base = padded(head + 1) + "_" + std::string(slug);
     fs::path up = directory / (base + ".up.sql");
     fs::path down = directory / (base + ".down.sql");
     auto write = [](const fs::path& path, std::string_view text) {
@@ -400,7 +430,7 @@ std::vector<migration_status> merge_status(const migration_set& known,
             status.state = migration_state::missing;
         else {
             status.known_checksum = m->checksum;
-            bool checked = !m->checksum.empty();
+            bool checked = !m->checksum.empty() && !row.checksum.empty();
             status.state =
                 checked && m->checksum != row.checksum ? migration_state::drifted : migration_state::applied;
         }
@@ -441,9 +471,9 @@ migrator::migrator(migration_set migrations, migrator_options options)
     table_ = options_.schema.empty()
                  ? quote_identifier(options_.table)
                  : quote_identifier(options_.schema) + "." + quote_identifier(options_.table);
-    // One lock per recording table: runners of unrelated migration sets (other schemas) do
-    // not wait for each other.
-    lock_key_ = static_cast<std::int64_t>(fnv1a("pgcoro.migrations:" + table_));
+    // One lock per table name, whatever the schema: "schema_migrations" and
+    // "public"."schema_migrations" may be the same table, and must share the lock.
+    lock_key_ = static_cast<std::int64_t>(fnv1a("pgcoro.migrations:" + options_.table));
 }
 
 asio::awaitable<migration_report> migrator::up(session& s)
@@ -453,12 +483,12 @@ asio::awaitable<migration_report> migrator::up(session& s)
     return run(s, true, std::numeric_limits<std::int64_t>::max(), 0);
 }
 
+// The argument checks run when the operation is awaited (these are coroutines), so an error
+// reaches a co_spawn completion token like any other.
 asio::awaitable<migration_report> migrator::up_to(session& s, std::int64_t target)
 {
-    if (!migrations_.find(target))
-        throw error(client_errc::invalid_argument,
-                    "up_to: no known migration has version " + std::to_string(target));
-    return run(s, true, target, 0);
+    check_up_target(target);
+    co_return co_await run(s, true, target, 0);
 }
 
 asio::awaitable<migration_report> migrator::down(session& s, std::size_t steps)
@@ -468,17 +498,8 @@ asio::awaitable<migration_report> migrator::down(session& s, std::size_t steps)
 
 asio::awaitable<migration_report> migrator::down_to(session& s, std::int64_t target)
 {
-    if (target < 0)
-        throw error(client_errc::invalid_argument, "down_to: the target version must not be negative");
-    return run(s, false, target, 0);
-}
-
-asio::awaitable<migration_plan> migrator::plan_up(session& s, std::int64_t target)
-{
-    if (!migrations_.find(target))
-        throw error(client_errc::invalid_argument,
-                    "up_to: no known migration has version " + std::to_string(target));
-    return plan_run(s, true, target, 0);
+    check_down_target(target);
+    co_return co_await run(s, false, target, std::numeric_limits<std::size_t>::max());
 }
 
 asio::awaitable<migration_plan> migrator::plan_up(session& s)
@@ -486,33 +507,56 @@ asio::awaitable<migration_plan> migrator::plan_up(session& s)
     return plan_run(s, true, std::numeric_limits<std::int64_t>::max(), 0);
 }
 
-asio::awaitable<migration_plan> migrator::plan_down(session& s, std::size_t steps, std::int64_t target)
+asio::awaitable<migration_plan> migrator::plan_up_to(session& s, std::int64_t target)
+{
+    check_up_target(target);
+    co_return co_await plan_run(s, true, target, 0);
+}
+
+asio::awaitable<migration_plan> migrator::plan_down(session& s, std::size_t steps)
+{
+    return plan_run(s, false, 0, steps);
+}
+
+asio::awaitable<migration_plan> migrator::plan_down_to(session& s, std::int64_t target)
+{
+    check_down_target(target);
+    co_return co_await plan_run(s, false, target, std::numeric_limits<std::size_t>::max());
+}
+
+void migrator::check_up_target(std::int64_t target) const
+{
+    if (!migrations_.find(target))
+        throw error(client_errc::invalid_argument,
+                    "up_to: no known migration has version " + std::to_string(target));
+}
+
+void migrator::check_down_target(std::int64_t target)
 {
     if (target < 0)
         throw error(client_errc::invalid_argument, "down_to: the target version must not be negative");
-    return plan_run(s, false, target, steps);
 }
 
 asio::awaitable<migration_plan> migrator::plan_run(session& s, bool upward, std::int64_t target,
                                                    std::size_t steps)
 {
-    std::vector<migration_status> statuses = co_await read_status(s);
+    std::vector<migration_status> statuses = co_await read_status(s, table_);
     migration_plan plan;
     plan.from = current_version(statuses);
     plan.migrations = make_plan(statuses, upward, target, steps);
     co_return plan;
 }
 
-asio::awaitable<std::vector<migration_status>> migrator::read_status(session& s)
+asio::awaitable<std::vector<migration_status>> migrator::read_status(session& s, const std::string& table)
 {
     std::vector<detail::applied_migration> applied;
-    bool exists = co_await s.scalar<bool>("SELECT to_regclass($1) IS NOT NULL", table_);
+    bool exists = co_await s.scalar<bool>("SELECT to_regclass($1) IS NOT NULL", table);
     if (exists) {
         auto rows =
             co_await s.query<std::tuple<std::int64_t, std::string, std::string, timestamp, std::int64_t>>(
                 "SELECT version, slug, checksum, applied_at, "
                 "(extract(epoch FROM execution_time) * 1000000)::int8 FROM " +
-                table_ + " ORDER BY version");
+                table + " ORDER BY version");
         applied.reserve(rows.size());
         for (auto& row : rows) {
             detail::applied_migration a;
@@ -529,18 +573,18 @@ asio::awaitable<std::vector<migration_status>> migrator::read_status(session& s)
 
 asio::awaitable<std::vector<migration_status>> migrator::status(session& s)
 {
-    return read_status(s);
+    return read_status(s, table_);
 }
 
 asio::awaitable<std::int64_t> migrator::current(session& s)
 {
-    std::vector<migration_status> statuses = co_await read_status(s);
+    std::vector<migration_status> statuses = co_await read_status(s, table_);
     co_return current_version(statuses);
 }
 
 asio::awaitable<std::vector<migration_status>> migrator::verify(session& s)
 {
-    std::vector<migration_status> statuses = co_await read_status(s);
+    std::vector<migration_status> statuses = co_await read_status(s, table_);
     std::erase_if(statuses, [](const migration_status& status) {
         return status.state == migration_state::applied ||
                (status.state == migration_state::pending && !status.out_of_order);
@@ -581,8 +625,12 @@ asio::awaitable<void> migrator::lock(session& s)
                         "another migration runner holds the migration lock of " + table_ +
                             "; gave up after " + std::to_string(options_.lock_timeout.count()) + " ms");
         }
+        // Never past the deadline: the last pause ends at it, for one last try.
+        auto remaining =
+            std::chrono::duration_cast<std::chrono::milliseconds>(options_.lock_timeout - waited);
         auto executor = co_await asio::this_coro::executor;
-        asio::steady_timer timer(executor, pause);
+        asio::steady_timer timer(executor,
+                                 std::max(std::min(pause, remaining), std::chrono::milliseconds{1}));
         auto result = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         if (std::get<0>(result))
             throw error(client_errc::operation_aborted, "cancelled while waiting for the migration lock");
@@ -602,7 +650,8 @@ asio::awaitable<migration_report> migrator::run(session& s, bool upward, std::in
     try {
         co_await lock(s);
         locked = true;
-        report = co_await run_locked(s, upward, target, steps);
+        std::string table = co_await resolve_table(s);
+        report = co_await run_locked(s, table, upward, target, steps);
     } catch (const error& e) {
         failure = std::current_exception();
         // Not holding the lock for sure only when lock() gave up on its own.
@@ -611,11 +660,16 @@ asio::awaitable<migration_report> migrator::run(session& s, bool upward, std::in
     } catch (...) {
         failure = std::current_exception();
     }
-    // The lock must not outlive the run on a connection that goes back to a pool. When the
-    // unlock cannot run (a cancellation, a lost connection), closing the connection ends
-    // the server session and with it the lock (and any transaction still open).
+    // The lock must not outlive the run on a connection that goes back to a pool. After a
+    // cancellation the clean-up still runs (Asio would otherwise fail every further
+    // co_await): the session cancels the interrupted statement on the server and drains it
+    // (bounded) before the unlock. When the unlock cannot run (a lost connection, a second
+    // cancellation), closing the connection ends the server session and with it the lock
+    // (and any transaction still open).
     bool released = false;
     try {
+        if (failure)
+            co_await asio::this_coro::reset_cancellation_state();
         released = co_await s.scalar<bool>("SELECT pg_advisory_unlock($1)", lock_key_);
         released = released || !locked; // an interrupted lock() may or may not have taken it
     } catch (...) {
@@ -632,11 +686,15 @@ std::vector<const migration*> migrator::make_plan(const std::vector<migration_st
 {
     const std::int64_t from = current_version(statuses);
 
-    std::vector<const migration_status*> problems;
-    for (const migration_status& status : statuses)
-        if (status.state == migration_state::drifted || status.state == migration_state::missing)
-            problems.push_back(&status);
-    if (!problems.empty() && !options_.force) {
+    // Drift anywhere blocks up (the schema is not what the files describe); down cares only
+    // about what it reverts.
+    auto refuse_drift = [&](const std::vector<const migration_status*>& candidates) {
+        std::vector<const migration_status*> problems;
+        for (const migration_status* status : candidates)
+            if (status->state == migration_state::drifted || status->state == migration_state::missing)
+                problems.push_back(status);
+        if (problems.empty() || options_.force)
+            return;
         std::string text = "the database's applied migrations differ from the known ones:";
         for (const migration_status* status : problems)
             text +=
@@ -647,10 +705,14 @@ std::vector<const migration*> migrator::make_plan(const std::vector<migration_st
                            " applied, " + status->known_checksum.substr(0, 12) + " now)");
         text += "\nrevert the change, or run with force to ignore it";
         conflict(std::move(text));
-    }
+    };
 
     std::vector<const migration*> plan;
     if (upward) {
+        std::vector<const migration_status*> all;
+        for (const migration_status& status : statuses)
+            all.push_back(&status);
+        refuse_drift(all);
         if (target < from)
             conflict("the target version " + std::to_string(target) + " is below the current version " +
                      std::to_string(from) + "; migrate down instead");
@@ -671,10 +733,11 @@ std::vector<const migration*> migrator::make_plan(const std::vector<migration_st
         for (auto it = statuses.rbegin(); it != statuses.rend(); ++it) {
             if (it->state == migration_state::pending)
                 continue;
-            if (steps ? revert.size() >= steps : it->version <= target)
+            if (revert.size() >= steps || it->version <= target)
                 break;
             revert.push_back(&*it);
         }
+        refuse_drift(revert);
         for (const migration_status* status : revert) {
             const migration* m = migrations_.find(status->version);
             if (!m)
@@ -690,14 +753,27 @@ std::vector<const migration*> migrator::make_plan(const std::vector<migration_st
     return plan;
 }
 
-asio::awaitable<migration_report> migrator::run_locked(session& s, bool upward, std::int64_t target,
-                                                       std::size_t steps)
+asio::awaitable<std::string> migrator::resolve_table(session& s)
+{
+    if (!options_.schema.empty())
+        co_return table_;
+    std::optional<std::string> schema =
+        co_await s.scalar<std::optional<std::string>>("SELECT current_schema()");
+    if (!schema)
+        throw error(client_errc::invalid_argument,
+                    "the search_path names no existing schema to keep the migrations "
+                    "table in; set migrator_options::schema (--schema)");
+    co_return quote_identifier(*schema) + "." + quote_identifier(options_.table);
+}
+
+asio::awaitable<migration_report> migrator::run_locked(session& s, const std::string& table, bool upward,
+                                                       std::int64_t target, std::size_t steps)
 {
     // Built before the co_await: g++ 12 mis-evaluates a ?: yielding a class inside one.
     std::string bootstrap;
     if (!options_.schema.empty())
         bootstrap = "CREATE SCHEMA IF NOT EXISTS " + quote_identifier(options_.schema) + ";\n";
-    bootstrap += "CREATE TABLE IF NOT EXISTS " + table_ +
+    bootstrap += "CREATE TABLE IF NOT EXISTS " + table +
                  " (\n"
                  "    version bigint PRIMARY KEY,\n"
                  "    slug text NOT NULL,\n"
@@ -706,7 +782,7 @@ asio::awaitable<migration_report> migrator::run_locked(session& s, bool upward, 
                  "    execution_time interval NOT NULL\n"
                  ")";
     co_await s.execute_script(bootstrap);
-    std::vector<migration_status> statuses = co_await read_status(s);
+    std::vector<migration_status> statuses = co_await read_status(s, table);
     migration_report report;
     report.from = current_version(statuses);
     report.to = report.from;
@@ -717,7 +793,7 @@ asio::awaitable<migration_report> migrator::run_locked(session& s, bool upward, 
         emit(options_, migration_event::kind::started, direction, m, {}, 0);
         std::chrono::nanoseconds took{0};
         try {
-            took = co_await apply(s, *m, upward);
+            took = co_await apply(s, table, *m, upward);
         } catch (...) {
             emit(options_, migration_event::kind::failed, direction, m, {}, 0);
             throw;
@@ -729,7 +805,7 @@ asio::awaitable<migration_report> migrator::run_locked(session& s, bool upward, 
         entry.duration = took;
         report.migrations.push_back(std::move(entry));
     }
-    std::vector<migration_status> after = co_await read_status(s);
+    std::vector<migration_status> after = co_await read_status(s, table);
     report.to = current_version(after);
     co_return report;
 }
@@ -764,15 +840,16 @@ asio::awaitable<void> run_step(queryable& scope, const migration& m, const migra
 
 } // namespace
 
-asio::awaitable<std::chrono::nanoseconds> migrator::apply(session& s, const migration& m, bool upward)
+asio::awaitable<std::chrono::nanoseconds> migrator::apply(session& s, const std::string& table,
+                                                          const migration& m, bool upward)
 {
     const migration_step& step = upward ? m.up : *m.down;
     auto started = steady::now();
     std::chrono::nanoseconds took{0};
-    std::string record = upward ? "INSERT INTO " + table_ +
+    std::string record = upward ? "INSERT INTO " + table +
                                       " (version, slug, checksum, execution_time) "
                                       "VALUES ($1, $2, $3, make_interval(secs => $4))"
-                                : "DELETE FROM " + table_ + " WHERE version = $1";
+                                : "DELETE FROM " + table + " WHERE version = $1";
     if (!step.transactional) {
         queryable& scope = s;
         co_await run_step(scope, m, step, upward);
@@ -801,15 +878,17 @@ asio::awaitable<std::chrono::nanoseconds> migrator::apply(session& s, const migr
     } catch (const error& e) {
         // The record or the COMMIT (a deferred constraint fails there).
         failure = std::make_exception_ptr(
-            migration_error(e, describe_source(m, step, upward) + ", at commit)", false));
+            migration_error(e, describe_source(m, step, upward) + ", recording it or at commit)", false));
     } catch (...) {
         failure = std::current_exception();
     }
     if (failure) {
-        // Explicitly, so the session is clean for the unlock (a cancelled or lost session
-        // fails here too; the caller then closes the connection).
+        // Explicitly, so the session is clean for the unlock; after a cancellation too (the
+        // session first cancels the interrupted statement on the server). A lost session
+        // fails here; the caller then closes the connection.
         if (tx.active()) {
             try {
+                co_await asio::this_coro::reset_cancellation_state();
                 co_await tx.rollback();
             } catch (...) {
             }

@@ -61,7 +61,8 @@ struct migration {
     std::optional<migration_step> down;
     /// Identifies the content of `up` as applied; a changed checksum is drift. For SQL steps
     /// migration_set fills it (SHA-256 of the text, line endings and a BOM normalised) when
-    /// empty; for a C++ function the author may set a revision string (empty: not checked).
+    /// empty; for a C++ function the author may set a revision string (empty: not checked;
+    /// nor is a migration applied while it had none).
     std::string checksum;
 
     /// "0007_add_index": the version padded to 4 digits, '_', the slug.
@@ -74,8 +75,9 @@ public:
     migration_set() = default;
 
     /// Reads every `<version>_<slug>.up.sql` and `<version>_<slug>.down.sql` in `directory`
-    /// (not recursive). Other files are ignored, except `.sql` files with any other name,
-    /// which are an error (a misspelt migration must not be skipped silently). A
+    /// (not recursive). Other files are ignored, except `.sql` files (any case) with any
+    /// other name, which are an error (a misspelt migration must not be skipped silently), as
+    /// are two spellings of one version (0001_x and 01_x). A
     /// `-- pgcoro:no-transaction` comment before a file's first statement makes that
     /// direction non-transactional.
     ///
@@ -85,8 +87,10 @@ public:
     static migration_set from_directory(const std::filesystem::path& directory);
 
     /// Adds a migration. Throws client_errc::invalid_migration for a version that is not
-    /// positive or is already present, a bad slug, or a step with neither SQL nor a
-    /// function (an empty SQL down step is allowed: "nothing to undo").
+    /// positive or is already present, a bad slug, an SQL up step without any statement (a
+    /// file fresh from `new`: applying it would record it, and editing it afterwards would be
+    /// drift), an unterminated quote or comment, transaction control in a transactional step,
+    /// or an unknown directive. An SQL down step may be empty ("nothing to undo").
     migration_set& add(migration m);
 
     /// The migrations in version order.
@@ -104,7 +108,7 @@ private:
 /// The files of a new migration pair in `directory` (created if missing): version = the
 /// highest version found there + 1, `<version>_<slug>.up.sql` with `up_sql` and
 /// `.down.sql` with `down_sql`. Never overwrites: throws client_errc::invalid_migration for
-/// a bad slug, a directory whose files fail from_directory(), or a file that already exists.
+/// a bad slug, a malformed `.sql` file name in the directory, or a file that already exists.
 /// Returns the two paths (up, down).
 std::pair<std::filesystem::path, std::filesystem::path>
 create_migration_files(const std::filesystem::path& directory, std::string_view slug, std::string_view up_sql,
@@ -210,7 +214,8 @@ private:
 /// Applies and reverts a migration_set on a database.
 ///
 /// up() and down() take a PostgreSQL session-level advisory lock (a key derived from the
-/// table name) first, so concurrent runners apply each migration once: the second one
+/// table's name, not its schema: runners of the same table name in different schemas wait
+/// for each other, which is harmless) first, so concurrent runners apply each migration once: the second one
 /// waits (lock_timeout), then re-reads what is applied. Each migration runs in its own
 /// transaction together with its row in the table, so a failed one leaves the schema and
 /// the table exactly as before it; the migrations before it stay applied. The lock is
@@ -218,9 +223,15 @@ private:
 /// unknown (cancellation, a lost connection), the session's connection is closed instead,
 /// which releases the lock on the server.
 ///
+/// The table's schema is resolved when a run starts (migrator_options::schema, else the
+/// search_path's first existing schema), so a migration that changes search_path (pg_dump
+/// output does) is still recorded in the right table.
+///
 /// The session must not be in a transaction. Cancellation: terminal cancellation of the
-/// awaiting coroutine cancels the running statement; the current migration is rolled back
-/// by the server when the connection closes. Runs on the session's executor.
+/// awaiting coroutine cancels the running statement on the server, rolls the current
+/// migration back and releases the lock (bounded clean-up; past it, or on a second
+/// cancellation, the connection is closed) before operation_aborted is thrown. Runs on the
+/// session's executor.
 class migrator {
 public:
     explicit migrator(migration_set migrations, migrator_options options = {});
@@ -234,20 +245,21 @@ public:
     boost::asio::awaitable<migration_report> up(session& s);
     boost::asio::awaitable<migration_report> up_to(session& s, std::int64_t target);
 
-    /// Reverts the `steps` most recently applied migrations (down_to: every applied
-    /// migration above `target`; 0 reverts all), newest first. Throws
+    /// Reverts the `steps` most recently applied migrations (0: none; down_to: every applied
+    /// migration above `target`, 0 reverting all), newest first. Throws
     /// client_errc::migration_conflict before reverting anything when one of them has no
-    /// down step, is missing, or has drifted (unless options.force); as up() otherwise.
+    /// down step, is missing, or has drifted (unless options.force); drift elsewhere does
+    /// not matter to down. As up() otherwise.
     boost::asio::awaitable<migration_report> down(session& s, std::size_t steps);
     boost::asio::awaitable<migration_report> down_to(session& s, std::int64_t target);
 
-    /// What up_to(target) (INT64_MAX: up()) or down(steps) / down_to(target)
-    /// (steps 0: down_to) would run now, with the same checks and errors, changing nothing
-    /// and taking no lock (a concurrent runner may change the answer). For reviews and
-    /// dry runs.
-    boost::asio::awaitable<migration_plan> plan_up(session& s, std::int64_t target);
+    /// What up() / up_to(target) / down(steps) / down_to(target) would run now, with the same
+    /// checks and errors, changing nothing and taking no lock (a concurrent runner may change
+    /// the answer). For reviews and dry runs.
     boost::asio::awaitable<migration_plan> plan_up(session& s);
-    boost::asio::awaitable<migration_plan> plan_down(session& s, std::size_t steps, std::int64_t target);
+    boost::asio::awaitable<migration_plan> plan_up_to(session& s, std::int64_t target);
+    boost::asio::awaitable<migration_plan> plan_down(session& s, std::size_t steps);
+    boost::asio::awaitable<migration_plan> plan_down_to(session& s, std::int64_t target);
 
     /// Every known and every recorded migration, by version. Read-only, no lock.
     boost::asio::awaitable<std::vector<migration_status>> status(session& s);
@@ -258,26 +270,31 @@ public:
 
     const migration_set& migrations() const noexcept { return migrations_; }
     const migrator_options& options() const noexcept { return options_; }
-    /// The advisory lock key (stable for a given schema and table name).
+    /// The advisory lock key (stable for a given table name).
     std::int64_t lock_key() const noexcept { return lock_key_; }
 
 private:
     boost::asio::awaitable<migration_report> run(session& s, bool upward, std::int64_t target,
                                                  std::size_t steps);
-    boost::asio::awaitable<migration_report> run_locked(session& s, bool upward, std::int64_t target,
-                                                        std::size_t steps);
+    boost::asio::awaitable<migration_report> run_locked(session& s, const std::string& table, bool upward,
+                                                        std::int64_t target, std::size_t steps);
+    void check_up_target(std::int64_t target) const;
+    static void check_down_target(std::int64_t target);
+    /// The table, schema-qualified (options_.schema, else current_schema()).
+    boost::asio::awaitable<std::string> resolve_table(session& s);
     boost::asio::awaitable<migration_plan> plan_run(session& s, bool upward, std::int64_t target,
                                                     std::size_t steps);
     /// The migrations to run, in order; throws migration_conflict as documented at up/down.
     std::vector<const migration*> make_plan(const std::vector<migration_status>& statuses, bool upward,
                                             std::int64_t target, std::size_t steps) const;
     boost::asio::awaitable<void> lock(session& s);
-    boost::asio::awaitable<std::chrono::nanoseconds> apply(session& s, const migration& m, bool upward);
-    boost::asio::awaitable<std::vector<migration_status>> read_status(session& s);
+    boost::asio::awaitable<std::chrono::nanoseconds> apply(session& s, const std::string& table,
+                                                           const migration& m, bool upward);
+    boost::asio::awaitable<std::vector<migration_status>> read_status(session& s, const std::string& table);
 
     migration_set migrations_;
     migrator_options options_;
-    std::string table_; ///< quoted, schema-qualified when a schema is set
+    std::string table_; ///< quoted, schema-qualified when a schema is set (status, verify)
     std::int64_t lock_key_ = 0;
 };
 
