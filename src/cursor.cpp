@@ -1,4 +1,5 @@
 #include <pgcoro/detail/cursor.hpp>
+#include <pgcoro/detail/hash.hpp>
 #include <pgcoro/error.hpp>
 
 #include <openssl/crypto.h>
@@ -285,13 +286,7 @@ cursor_data decode_cursor(std::string_view token, std::string_view signing_key)
 
 std::uint32_t cursor_fingerprint(std::string_view text) noexcept
 {
-    // 32-bit FNV-1a (offset basis and prime from the FNV reference).
-    std::uint32_t hash = 2166136261u;
-    for (char c : text) {
-        hash ^= static_cast<unsigned char>(c);
-        hash *= 16777619u;
-    }
-    return hash;
+    return fnv1a_32(text);
 }
 
 } // namespace pgcoro::detail

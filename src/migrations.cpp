@@ -1,6 +1,7 @@
 // Migrations: loading migration files, the applied-migrations table, the advisory lock, and
 // running each migration in its own transaction.
 
+#include <pgcoro/detail/hash.hpp>
 #include <pgcoro/detail/sql_script.hpp>
 #include <pgcoro/identifier.hpp>
 #include <pgcoro/migrations.hpp>
@@ -168,16 +169,6 @@ void check_sql_step(const migration& m, migration_step& step, bool upward)
                     " in a transactional migration (each migration already runs in a transaction of its "
                     "own); remove it, or put '-- pgcoro:no-transaction' before the first statement");
     }
-}
-
-std::uint64_t fnv1a(std::string_view text) noexcept
-{
-    std::uint64_t hash = 14695981039346656037ull;
-    for (unsigned char c : text) {
-        hash ^= c;
-        hash *= 1099511628211ull;
-    }
-    return hash;
 }
 
 std::string hex(const unsigned char* data, std::size_t size)
@@ -473,7 +464,7 @@ migrator::migrator(migration_set migrations, migrator_options options)
                  : quote_identifier(options_.schema) + "." + quote_identifier(options_.table);
     // One lock per table name, whatever the schema: "schema_migrations" and
     // "public"."schema_migrations" may be the same table, and must share the lock.
-    lock_key_ = static_cast<std::int64_t>(fnv1a("pgcoro.migrations:" + options_.table));
+    lock_key_ = static_cast<std::int64_t>(detail::fnv1a_64("pgcoro.migrations:" + options_.table));
 }
 
 asio::awaitable<migration_report> migrator::up(session& s)
@@ -596,12 +587,12 @@ asio::awaitable<void> migrator::lock(session& s)
 {
     auto started = steady::now();
     std::chrono::milliseconds pause{25};
-    bool reported = false;
+    std::optional<int> holder; // looked up once, at the first failed try
     for (;;) {
         if (co_await s.scalar<bool>("SELECT pg_try_advisory_lock($1)", lock_key_))
             break;
         auto waited = steady::now() - started;
-        if (!reported) {
+        if (!holder) {
             // The holder, for the message: advisory locks on a bigint key are listed with the
             // key's high half in classid, the low half in objid and objsubid 1.
             auto key = static_cast<std::uint64_t>(lock_key_);
@@ -610,21 +601,15 @@ asio::awaitable<void> migrator::lock(session& s)
                 "AND classid::int8 = $1 AND objid::int8 = $2 AND database = "
                 "(SELECT oid FROM pg_database WHERE datname = current_database())",
                 static_cast<std::int64_t>(key >> 32), static_cast<std::int64_t>(key & 0xffffffffu));
-            int holder = pids.empty() ? 0 : pids.front();
-            emit(options_, migration_event::kind::waiting_for_lock, {}, nullptr, waited, holder);
-            reported = true;
-            if (waited >= options_.lock_timeout)
-                throw error(
-                    client_errc::migration_locked,
-                    "another migration runner" +
-                        (holder ? " (server process " + std::to_string(holder) + ")" : std::string()) +
-                        " holds the migration lock of " + table_ +
-                        (options_.lock_timeout.count() ? "; gave up after waiting" : ""));
-        } else if (waited >= options_.lock_timeout) {
-            throw error(client_errc::migration_locked,
-                        "another migration runner holds the migration lock of " + table_ +
-                            "; gave up after " + std::to_string(options_.lock_timeout.count()) + " ms");
+            holder = pids.empty() ? 0 : pids.front();
+            emit(options_, migration_event::kind::waiting_for_lock, {}, nullptr, waited, *holder);
         }
+        if (waited >= options_.lock_timeout)
+            throw error(client_errc::migration_locked,
+                        "another migration runner" +
+                            (*holder ? " (server process " + std::to_string(*holder) + ")" : std::string()) +
+                            " holds the migration lock of " + table_ + "; gave up after " +
+                            std::to_string(options_.lock_timeout.count()) + " ms");
         // Never past the deadline: the last pause ends at it, for one last try.
         auto remaining =
             std::chrono::duration_cast<std::chrono::milliseconds>(options_.lock_timeout - waited);

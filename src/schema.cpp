@@ -1,3 +1,4 @@
+#include <pgcoro/detail/hash.hpp>
 #include <pgcoro/identifier.hpp>
 #include <pgcoro/schema.hpp>
 
@@ -62,18 +63,6 @@ std::optional<std::string> builtin_sql_type(oid_t type)
     return std::nullopt;
 }
 
-// FNV-1a, 32 bits: the same on every platform and compiler (std::hash is not), so a
-// generated name never changes between builds of a migration.
-std::uint32_t stable_hash(std::string_view text) noexcept
-{
-    std::uint32_t hash = 2166136261u;
-    for (char c : text) {
-        hash ^= static_cast<unsigned char>(c);
-        hash *= 16777619u;
-    }
-    return hash;
-}
-
 /// `name` if it fits in an identifier; else its first bytes, "_" and 8 hex digits of a hash
 /// of the whole name (63 bytes at most, deterministic, and distinct for distinct names
 /// barring a hash collision).
@@ -81,7 +70,8 @@ std::string fit_identifier(std::string name)
 {
     if (name.size() <= max_identifier_bytes)
         return name;
-    const std::uint32_t hash = stable_hash(name);
+    // FNV-1a: the same on every build, so a generated name never changes between builds.
+    const std::uint32_t hash = detail::fnv1a_32(name);
     std::size_t cut = max_identifier_bytes - hash_suffix_bytes;
     // Never cut a UTF-8 sequence in two: the server would reject the invalid byte sequence.
     while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80)

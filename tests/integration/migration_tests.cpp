@@ -634,8 +634,8 @@ BOOST_AUTO_TEST_CASE(a_migration_failing_at_commit_throws_migration_error_and_le
     });
 }
 
-// Regression (a bug this suite found, now fixed): the record of a migration is written with the table name as configured
-// (unqualified by default) after the migration's own statements, in the same session, so a
+// Regression (a bug this suite found, now fixed): the record of a migration is written with the table name as
+// configured (unqualified by default) after the migration's own statements, in the same session, so a
 // migration that changes search_path (pg_dump output starts with
 // set_config('search_path', '', false)) makes that INSERT fail with 42P01 and the migration
 // is rolled back, although its own statements all succeeded. The table's schema should be
@@ -826,8 +826,8 @@ BOOST_AUTO_TEST_CASE(migrators_with_different_tables_do_not_block_each_other)
     });
 }
 
-// Regression (a bug this suite found, now fixed): the lock key hashes the table name as written, so a runner configured with
-// schema "public" and one with the default (empty) schema record in the same table under
+// Regression (a bug this suite found, now fixed): the lock key hashes the table name as written, so a runner
+// configured with schema "public" and one with the default (empty) schema record in the same table under
 // different locks, and can apply the same migration twice concurrently.
 BOOST_AUTO_TEST_CASE(runners_naming_the_same_table_with_and_without_its_schema_share_the_lock)
 {
@@ -1047,8 +1047,8 @@ BOOST_AUTO_TEST_CASE(down_refuses_to_revert_a_drifted_migration)
     });
 }
 
-// Regression (a bug this suite found, now fixed): migrator::down's documentation refuses "when one of them [the migrations to
-// revert] ... has drifted", but run_locked refuses any drift in the whole database, so an
+// Regression (a bug this suite found, now fixed): migrator::down's documentation refuses "when one of them
+// [the migrations to revert] ... has drifted", but run_locked refuses any drift in the whole database, so an
 // unrelated old drifted migration blocks reverting the newest one (either the code or the
 // doc comment in migrations.hpp needs to change).
 BOOST_AUTO_TEST_CASE(down_reverts_a_migration_above_an_older_drifted_one)
@@ -1273,8 +1273,8 @@ BOOST_AUTO_TEST_CASE(two_slugs_for_one_version_are_refused)
     BOOST_TEST(contains(what, "0001_other"), what);
 }
 
-// Regression (a bug this suite found, now fixed): from_directory pairs files by the parsed version, so 0001_x.up.sql and
-// 01_x.up.sql are one migration and one of the two files is dropped without a word (which
+// Regression (a bug this suite found, now fixed): from_directory pairs files by the parsed version, so
+// 0001_x.up.sql and 01_x.up.sql are one migration and one of the two files is dropped without a word (which
 // one depends on the directory order); a misspelt duplicate must not be skipped silently.
 BOOST_AUTO_TEST_CASE(two_files_spelling_one_version_differently_are_refused)
 {
@@ -1357,8 +1357,8 @@ BOOST_AUTO_TEST_CASE(files_are_read_in_version_order_not_name_order)
     BOOST_TEST(set.list()[0].checksum == pgcoro::migration_checksum("SELECT 2;\n"));
 }
 
-// Regression (a bug this suite found, now fixed): migration_set::add documents invalid_migration for "a step with neither SQL
-// nor a function", but an up step with empty SQL and no function is accepted (and would be
+// Regression (a bug this suite found, now fixed): migration_set::add documents invalid_migration for "a step
+// with neither SQL nor a function", but an up step with empty SQL and no function is accepted (and would be
 // recorded as applied without doing anything).
 BOOST_AUTO_TEST_CASE(add_refuses_an_up_step_with_neither_sql_nor_function)
 {
@@ -1622,9 +1622,9 @@ BOOST_AUTO_TEST_CASE(down_more_steps_than_applied_reverts_all_and_down_on_nothin
     });
 }
 
-// Regression (a bug this suite found, now fixed): down(s, 0) reverts every applied migration (run_locked reads steps == 0 as
-// "no step limit" and falls back to target 0), where zero steps must revert nothing; a caller
-// computing a step count that happens to be 0 wipes the schema.
+// Regression (a bug this suite found, now fixed): down(s, 0) reverts every applied migration (run_locked
+// reads steps == 0 as "no step limit" and falls back to target 0), where zero steps must revert nothing; a
+// caller computing a step count that happens to be 0 wipes the schema.
 BOOST_AUTO_TEST_CASE(down_zero_steps_reverts_nothing)
 {
     test::scratch_database db;
@@ -1737,9 +1737,10 @@ BOOST_AUTO_TEST_CASE(up_to_an_unknown_version_throws_invalid_argument)
     });
 }
 
-// Regression (a bug this suite found, now fixed): up_to(), down_to() and plan_up_to(s, target) are not coroutines and throw their argument errors
-// from the call itself, so co_spawn(ex, m.up_to(s, 99), token) throws at the call site instead of delivering
-// the error to the token (detail::guarded exists for exactly this elsewhere).
+// Regression (a bug this suite found, now fixed): up_to(), down_to() and plan_up_to(s, target) are not
+// coroutines and throw their argument errors from the call itself, so co_spawn(ex, m.up_to(s, 99), token)
+// throws at the call site instead of delivering the error to the token (detail::guarded exists for exactly
+// this elsewhere).
 BOOST_AUTO_TEST_CASE(up_to_and_down_to_report_bad_arguments_when_awaited_not_when_called)
 {
     test::temp_directory dir;
@@ -2090,8 +2091,8 @@ BOOST_AUTO_TEST_CASE(a_migrator_with_an_empty_table_name_is_refused)
 
 // ---- cancellation ---------------------------------------------------------------------------
 
-// Regression (a bug this suite found, now fixed): the cancelled migration's statement keeps running on the server (pg_sleep(5)
-// stays 'active' for its full 5 s) and the lock stays held by that backend until it ends:
+// Regression (a bug this suite found, now fixed): the cancelled migration's statement keeps running on the
+// server (pg_sleep(5) stays 'active' for its full 5 s) and the lock stays held by that backend until it ends:
 // migrator::run closes the session's connection after a cancellation without sending a
 // cancel request (which the pool's recovery would have sent), and a server notices a closed
 // client only when the statement ends. migrations.hpp promises "terminal cancellation ...
