@@ -222,7 +222,7 @@ asio::awaitable<void> run(std::string conninfo)
         pgcoro::migration_report reverted = co_await migrator.down_to(s, none);
         std::cout << "migrated down " << reverted.migrations.size() << " migrations to version "
                   << reverted.to << "\n";
-        expect(applied_count >= 4 && reverted.migrations.size() == applied_count && reverted.to == 0,
+        expect(applied_count > 0 && reverted.migrations.size() == applied_count && reverted.to == 0,
                "migrations applied and reverted");
     } catch (...) {
         failure = std::current_exception();
