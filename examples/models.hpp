@@ -1,6 +1,7 @@
 #pragma once
-// The example's models: users, posts and JSONB profiles, shared by the models example and
-// the example's migration tool (migrate.cpp, which writes their first migration).
+// The example's models: users, posts with tags, JSONB profiles, wallets and transfers,
+// shared by the examples, the HTTP service and the example's migration tool (migrate.cpp,
+// which wrote their first migration). Their tables are created by examples/migrations.
 
 #include <pgcoro/pgcoro.hpp>
 
@@ -16,6 +17,19 @@
 
 struct User;
 
+struct Tag {
+    std::int64_t id = 0;
+    std::string name;
+};
+BOOST_DESCRIBE_STRUCT(Tag, (), (id, name))
+
+/// The association table of Post::tags.
+struct PostTag {
+    boost::uuids::uuid post_id{};
+    std::int64_t tag_id = 0;
+};
+BOOST_DESCRIBE_STRUCT(PostTag, (), (post_id, tag_id))
+
 struct Post {
     boost::uuids::uuid id{};
     std::int64_t author_id = 0;
@@ -23,8 +37,9 @@ struct Post {
     std::optional<pgcoro::timestamp> created_at;
     std::optional<pgcoro::timestamp> updated_at;
     pgcoro::related<std::shared_ptr<User>> author; // many-to-one
+    pgcoro::related<std::vector<Tag>> tags;        // many-to-many through post_tags
 };
-BOOST_DESCRIBE_STRUCT(Post, (), (id, author_id, title, created_at, updated_at, author))
+BOOST_DESCRIBE_STRUCT(Post, (), (id, author_id, title, created_at, updated_at, author, tags))
 
 struct User {
     std::int64_t id = 0;
@@ -43,6 +58,21 @@ struct Profile {
 };
 BOOST_DESCRIBE_STRUCT(Profile, (), (user_id, data))
 
+struct Wallet {
+    std::int64_t user_id = 0;
+    std::int64_t balance = 0;
+};
+BOOST_DESCRIBE_STRUCT(Wallet, (), (user_id, balance))
+
+struct Transfer {
+    std::int64_t id = 0;
+    std::int64_t from_user = 0;
+    std::int64_t to_user = 0;
+    std::int64_t amount = 0;
+    std::optional<pgcoro::timestamp> created_at;
+};
+BOOST_DESCRIBE_STRUCT(Transfer, (), (id, from_user, to_user, amount, created_at))
+
 /// Only some of a user's columns (select<User>().into<UserCard>()).
 struct UserCard {
     std::int64_t id = 0;
@@ -50,6 +80,15 @@ struct UserCard {
 };
 BOOST_DESCRIBE_STRUCT(UserCard, (), (id, name))
 
+template <> struct pgcoro::model_traits<Tag> {
+    static constexpr std::string_view table = "tags";
+    static constexpr auto primary_key = &Tag::id;
+    static constexpr auto generated = &Tag::id;
+};
+template <> struct pgcoro::model_traits<PostTag> {
+    static constexpr std::string_view table = "post_tags";
+    static constexpr auto primary_key = std::tuple{&PostTag::post_id, &PostTag::tag_id};
+};
 template <> struct pgcoro::model_traits<User> {
     static constexpr std::string_view table = "users";
     static constexpr auto primary_key = &User::id;
@@ -65,7 +104,20 @@ template <> struct pgcoro::model_traits<Post> {
     static constexpr auto generated = &Post::id; // DEFAULT gen_random_uuid()
     static constexpr auto created_at = &Post::created_at;
     static constexpr auto updated_at = &Post::updated_at;
-    static constexpr auto relations = std::tuple{pgcoro::belongs_to(&Post::author, &Post::author_id)};
+    static constexpr auto relations = std::tuple{
+        pgcoro::belongs_to(&Post::author, &Post::author_id),
+        pgcoro::many_to_many(&Post::tags, &PostTag::post_id, &PostTag::tag_id),
+    };
+};
+template <> struct pgcoro::model_traits<Wallet> {
+    static constexpr std::string_view table = "wallets";
+    static constexpr auto primary_key = &Wallet::user_id;
+};
+template <> struct pgcoro::model_traits<Transfer> {
+    static constexpr std::string_view table = "transfers";
+    static constexpr auto primary_key = &Transfer::id;
+    static constexpr auto generated = &Transfer::id;
+    static constexpr auto created_at = &Transfer::created_at;
 };
 template <> struct pgcoro::model_traits<Profile> {
     static constexpr std::string_view table = "profiles";

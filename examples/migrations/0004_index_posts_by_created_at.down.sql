@@ -1,0 +1,2 @@
+-- pgcoro:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS "ix_posts_created_at_id";
