@@ -55,20 +55,10 @@ asio::awaitable<std::int64_t> count_notes(pgcoro::pool& pool, std::string table)
     co_return count;
 }
 
-/// The pgcoro::error inside an operation's failure (anything else is rethrown).
-pgcoro::error error_in(std::exception_ptr failure)
-{
-    if (!failure)
-        throw std::runtime_error("unexpected: the operation succeeded");
-    try {
-        std::rethrow_exception(failure);
-    } catch (const pgcoro::error& e) {
-        return e;
-    }
-}
-
 /// Callbacks: every completion runs a handler; io.run() on this thread returns once none is
-/// pending. A handler that starts the next operation chains them.
+/// pending. A handler that starts the next operation chains them. Handlers must not throw:
+/// the exception would leave io.run() with operations still pending, whose handlers refer
+/// to this function's locals.
 void with_callbacks(asio::io_context& io, pgcoro::pool& pool, const std::string& table)
 {
     int added = 0;
@@ -93,16 +83,23 @@ void with_callbacks(asio::io_context& io, pgcoro::pool& pool, const std::string&
     });
     bool error_seen = false;
     asio::co_spawn(io, count_notes(pool, "no_such_table"), [&](std::exception_ptr e, std::int64_t) {
-        const pgcoro::error error = error_in(e);
-        std::cout << "callback: the query failed with SQLSTATE " << error.sqlstate() << ": "
-                  << error.diag().message << "\n";
-        error_seen = error.code() == pgcoro::condition::undefined_table;
+        try {
+            if (e)
+                std::rethrow_exception(e);
+        } catch (const pgcoro::error& error) {
+            std::cout << "callback: the query failed with SQLSTATE " << error.sqlstate() << ": "
+                      << error.diag().message << "\n";
+            error_seen = error.code() == pgcoro::condition::undefined_table;
+        } catch (...) {
+            failure = std::current_exception();
+        }
     });
     io.run();
     if (failure)
         std::rethrow_exception(failure);
     if (added != 3 || !error_seen)
-        throw std::runtime_error("unexpected: the callbacks did not all run as expected");
+        throw std::runtime_error("unexpected: " + std::to_string(added) + " notes added, the error " +
+                                 (error_seen ? "seen" : "not seen"));
 }
 
 /// Futures: the io_context runs on a thread of its own while this thread waits in get().
