@@ -22,6 +22,8 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -37,6 +39,10 @@ namespace {
 constexpr int workers = 24;
 constexpr std::int64_t rows_per_worker = 50;
 
+// The threads the workers ran on (written from all of them).
+std::mutex threads_mutex;
+std::set<std::thread::id> worker_threads;
+
 void expect(bool ok, const std::string& what)
 {
     if (!ok)
@@ -48,6 +54,10 @@ void expect(bool ok, const std::string& what)
 asio::awaitable<void> worker(pgcoro::pool& pool, const std::string& insert, std::int64_t number)
 {
     pgcoro::session s = co_await pool.session();
+    {
+        std::lock_guard lock(threads_mutex);
+        worker_threads.insert(std::this_thread::get_id());
+    }
     pgcoro::batch batch;
     for (std::int64_t n = 0; n < rows_per_worker; ++n)
         batch.add(insert, number, n);
@@ -68,7 +78,8 @@ asio::awaitable<void> demo(asio::any_io_executor io, pgcoro::pool& pool, const s
     for (const std::exception_ptr& failure : std::get<1>(outcome))
         if (failure)
             std::rethrow_exception(failure);
-    std::cout << workers << " coroutines inserted " << rows_per_worker << " rows each\n";
+    std::cout << workers << " coroutines on " << worker_threads.size() << " threads inserted "
+              << rows_per_worker << " rows each\n";
 
     // Single-row mode: the rows arrive one at a time, never all in memory.
     pgcoro::session s = co_await pool.session();
