@@ -335,8 +335,7 @@ bool database_unavailable(const boost::system::error_code& code)
            code == client_errc::pool_timeout || code == client_errc::pool_closed ||
            code == client_errc::connect_failed || code == client_errc::connect_timeout ||
            code == client_errc::connection_lost || code == client_errc::connection_closed ||
-           code == client_errc::timeout || code == client_errc::operation_aborted ||
-           code == client_errc::commit_outcome_unknown;
+           code == client_errc::timeout || code == client_errc::operation_aborted;
 }
 
 std::string conflict_message(std::string_view constraint)
@@ -364,6 +363,16 @@ response database_error(const pgcoro::error& e, const request& req)
     if (code == pgcoro::client_errc::invalid_cursor)
         return error_response(http::status::bad_request, "bad_request", "invalid cursor", req.version(),
                               req.keep_alive());
+    if (code == pgcoro::client_errc::commit_outcome_unknown) {
+        // The connection died during COMMIT: the write may or may not have happened, so the
+        // client is told exactly that, and not invited to retry blindly (no Retry-After).
+        std::cerr << "http_service: commit outcome unknown: " << e.what() << '\n';
+        return error_response(
+            http::status::service_unavailable, "outcome_unknown",
+            "the database connection was lost during commit: the change may or may not have been "
+            "applied",
+            req.version(), req.keep_alive());
+    }
     if (database_unavailable(code)) {
         std::cerr << "http_service: database unavailable: " << e.what() << '\n';
         response res = error_response(http::status::service_unavailable, "unavailable",
