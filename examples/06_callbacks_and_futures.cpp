@@ -108,9 +108,11 @@ void with_futures(asio::io_context& io, pgcoro::pool& pool, const std::string& t
     io.restart();
     auto work = asio::make_work_guard(io); // run() keeps going while nothing is queued
     std::thread runner([&io] { io.run(); });
+    // Code that holds only the pool spawns on the pool's executor (here the same io_context).
+    const asio::any_io_executor ex = pool.get_executor();
     std::exception_ptr failure;
     try {
-        std::future<std::int64_t> count = asio::co_spawn(io, count_notes(pool, table), asio::use_future);
+        std::future<std::int64_t> count = asio::co_spawn(ex, count_notes(pool, table), asio::use_future);
         const std::int64_t notes = count.get();
         std::cout << "future: " << notes << " notes\n";
         if (notes != 3)
@@ -118,7 +120,7 @@ void with_futures(asio::io_context& io, pgcoro::pool& pool, const std::string& t
 
         // A duplicate: the UNIQUE constraint refuses it and get() throws the pgcoro::error.
         std::future<std::int64_t> duplicate =
-            asio::co_spawn(io, add_note(pool, table, "buy milk"), asio::use_future);
+            asio::co_spawn(ex, add_note(pool, table, "buy milk"), asio::use_future);
         bool refused = false;
         try {
             duplicate.get();
@@ -132,8 +134,8 @@ void with_futures(asio::io_context& io, pgcoro::pool& pool, const std::string& t
         failure = std::current_exception();
     }
     try { // leave nothing behind, failure or not
-        asio::co_spawn(io, run_script(pool, "DROP TABLE IF EXISTS " + table), asio::use_future).get();
-        asio::co_spawn(io, pool.close(std::chrono::seconds{5}), asio::use_future).get();
+        asio::co_spawn(ex, run_script(pool, "DROP TABLE IF EXISTS " + table), asio::use_future).get();
+        asio::co_spawn(ex, pool.close(std::chrono::seconds{5}), asio::use_future).get();
     } catch (...) {
         failure = failure ? failure : std::current_exception();
     }
