@@ -452,6 +452,30 @@ BOOST_AUTO_TEST_CASE(create_post_creates_a_tag_on_first_use_only)
     BOOST_TEST(int_member(*found, "posts") == 2);
 }
 
+BOOST_AUTO_TEST_CASE(concurrent_posts_with_one_new_tag_all_succeed_and_share_it)
+{
+    auto& env = posts::get();
+    std::int64_t author = some_author(env.database.dsn());
+    std::string tag = unique_tag("race");
+    std::vector<unsigned> statuses = in_parallel(16, [&](int) -> unsigned {
+        try {
+            http_client client(env.service.port());
+            return client
+                .post("/posts",
+                      json::value{{"author_id", author}, {"title", "Race"}, {"tags", json::array{tag}}})
+                .status;
+        } catch (const std::exception&) {
+            return 0;
+        }
+    });
+    BOOST_TEST(std::count(statuses.begin(), statuses.end(), 201u) == 16);
+    BOOST_TEST(sql_int(env.database.dsn(), "SELECT count(*) FROM tags WHERE name = '" + tag + "'") == 1);
+    BOOST_TEST(
+        sql_int(env.database.dsn(), "SELECT count(*) FROM post_tags pt JOIN tags t ON t.id = pt.tag_id "
+                                    "WHERE t.name = '" +
+                                        tag + "'") == 16);
+}
+
 BOOST_AUTO_TEST_CASE(create_post_for_an_unknown_author_is_422)
 {
     http_client client(posts::get().service.port());

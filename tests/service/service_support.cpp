@@ -5,6 +5,8 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -25,6 +27,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -882,6 +885,55 @@ void sql_execute(const std::string& dsn, const std::string& sql)
         pgcoro::connection db = co_await connect_to(dsn);
         co_await db.execute_script(sql);
     });
+}
+
+wallet_lock::wallet_lock(const std::string& dsn, std::int64_t user_id)
+{
+    std::promise<void> locked;
+    auto locked_future = locked.get_future();
+    thread_ = std::thread([this, dsn, user_id, locked = std::move(locked)]() mutable {
+        try {
+            test::run([&]() -> asio::awaitable<void> {
+                pgcoro::connection db = co_await connect_to(dsn);
+                co_await db.execute_script("BEGIN");
+                std::string sql =
+                    "SELECT balance FROM wallets WHERE user_id = " + std::to_string(user_id) + " FOR UPDATE";
+                co_await db.execute_script(sql);
+                locked.set_value();
+                auto executor = co_await asio::this_coro::executor;
+                asio::steady_timer timer(executor);
+                while (!release_) {
+                    timer.expires_after(10ms);
+                    co_await timer.async_wait(asio::use_awaitable);
+                }
+                co_await db.execute_script("COMMIT");
+            });
+        } catch (...) {
+            try {
+                locked.set_exception(std::current_exception());
+            } catch (const std::future_error&) {
+                // Locked already: the failure was at COMMIT, after the test's use of it.
+            }
+        }
+    });
+    try {
+        locked_future.get();
+    } catch (...) {
+        thread_.join();
+        throw;
+    }
+}
+
+wallet_lock::~wallet_lock()
+{
+    release();
+    thread_.join();
+}
+
+std::int64_t lock_waiters(const std::string& dsn)
+{
+    return sql_int(dsn, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'");
 }
 
 } // namespace service_test

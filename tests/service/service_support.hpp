@@ -15,9 +15,11 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <latch>
 #include <map>
 #include <memory>
 #include <optional>
@@ -344,6 +346,48 @@ std::int64_t sql_int(const std::string& dsn, const std::string& sql);
 std::vector<std::string> sql_texts(const std::string& dsn, const std::string& sql);
 /// Runs a statement on `dsn`.
 void sql_execute(const std::string& dsn, const std::string& sql);
+
+/// Holds `SELECT ... FOR UPDATE` on one wallet row in an open transaction, on its own thread,
+/// until release() or destruction: requests that lock that wallet then stay in flight for as
+/// long as the test wants.
+class wallet_lock {
+public:
+    /// Returns once the row is locked; throws when it could not be.
+    wallet_lock(const std::string& dsn, std::int64_t user_id);
+    ~wallet_lock();
+    wallet_lock(const wallet_lock&) = delete;
+    wallet_lock& operator=(const wallet_lock&) = delete;
+
+    void release() { release_ = true; }
+
+private:
+    std::atomic<bool> release_{false};
+    std::thread thread_;
+};
+
+/// Backends of `dsn`'s database waiting for a lock.
+std::int64_t lock_waiters(const std::string& dsn);
+
+/// Runs `task(i)` for i in [0, n) on n threads released together (to make requests race) and
+/// returns the results in order of i. `task` must not assert (Boost.Test is not thread-safe).
+template <class Task> auto in_parallel(int n, Task task)
+{
+    using result_type = decltype(task(0));
+    std::vector<std::optional<result_type>> results(n);
+    std::latch start(n);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i)
+        threads.emplace_back([&, i] {
+            start.arrive_and_wait();
+            results[i] = task(i);
+        });
+    for (std::thread& thread : threads)
+        thread.join();
+    std::vector<result_type> out;
+    for (auto& result : results)
+        out.push_back(std::move(*result));
+    return out;
+}
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; true when it held.
 template <class Condition> bool eventually(Condition condition, std::chrono::milliseconds timeout)

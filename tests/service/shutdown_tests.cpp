@@ -7,8 +7,6 @@
 
 #include "service_support.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <atomic>
@@ -24,66 +22,6 @@ namespace {
 
 using namespace service_test;
 using steady = std::chrono::steady_clock;
-
-/// Holds `FOR UPDATE` on one wallet row in an open transaction on its own thread until
-/// release() (or destruction).
-class wallet_lock {
-public:
-    wallet_lock(const std::string& dsn, std::int64_t user_id)
-    {
-        std::promise<void> locked;
-        auto locked_future = locked.get_future();
-        thread_ = std::thread([this, dsn, user_id, locked = std::move(locked)]() mutable {
-            try {
-                test::run([&]() -> asio::awaitable<void> {
-                    pgcoro::connect_options options;
-                    options.conninfo = dsn;
-                    auto executor = co_await asio::this_coro::executor;
-                    pgcoro::connection db =
-                        co_await pgcoro::connection::connect(executor, std::move(options));
-                    co_await db.execute_script("BEGIN");
-                    std::string sql =
-                        "SELECT balance FROM wallets WHERE user_id = " + std::to_string(user_id) +
-                        " FOR UPDATE";
-                    co_await db.execute_script(sql);
-                    locked.set_value();
-                    asio::steady_timer timer(executor);
-                    while (!release_) {
-                        timer.expires_after(10ms);
-                        co_await timer.async_wait(asio::use_awaitable);
-                    }
-                    co_await db.execute_script("COMMIT");
-                });
-            } catch (...) {
-                try {
-                    locked.set_exception(std::current_exception());
-                } catch (const std::future_error&) {
-                }
-            }
-        });
-        locked_future.get();
-    }
-    ~wallet_lock()
-    {
-        release();
-        thread_.join();
-    }
-    wallet_lock(const wallet_lock&) = delete;
-    wallet_lock& operator=(const wallet_lock&) = delete;
-
-    void release() { release_ = true; }
-
-private:
-    std::atomic<bool> release_{false};
-    std::thread thread_;
-};
-
-/// Backends of the database waiting for a lock.
-std::int64_t lock_waiters(const std::string& dsn)
-{
-    return sql_int(dsn, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND wait_event_type = 'Lock'");
-}
 
 /// A service with one transfer in flight: blocked on the source wallet's row, which the test
 /// holds locked, until release().

@@ -544,6 +544,69 @@ BOOST_AUTO_TEST_CASE(profiles_reject_unknown_query_parameters)
     check_error(client.get("/profiles?contain=" + contains), 400, "bad_request");
 }
 
+BOOST_AUTO_TEST_CASE(deeply_nested_json_is_refused)
+{
+    http_client client(users::get().service.port());
+    std::int64_t id = int_member(create_user(client, unique_email("deep"), "D"), "id");
+    auto nested = [](int depth) {
+        return "{\"a\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
+    };
+    check_error(client.put(user_path(id) + "/profile", nested(20000)), 400, "bad_request");
+    check_error(client.post("/users", nested(20000)), 400, "bad_request");
+    // Short enough for the request line's limit.
+    check_error(client.get("/profiles?contains=" + url_encode(nested(1000))), 400, "bad_request");
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_creates_of_one_email_give_one_201_and_409s)
+{
+    unsigned short port = users::get().service.port();
+    std::string email = unique_email("race");
+    std::vector<unsigned> statuses = in_parallel(16, [&](int) -> unsigned {
+        try {
+            http_client client(port);
+            return client.post("/users", json::value{{"email", email}, {"name", "Racer"}}).status;
+        } catch (const std::exception&) {
+            return 0;
+        }
+    });
+    BOOST_TEST(std::count(statuses.begin(), statuses.end(), 201u) == 1);
+    BOOST_TEST(std::count(statuses.begin(), statuses.end(), 409u) == 15);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_profile_puts_for_one_user_all_succeed)
+{
+    auto& env = users::get();
+    http_client client(env.service.port());
+    std::int64_t id = int_member(create_user(client, unique_email("upsert"), "U"), "id");
+    std::vector<unsigned> statuses = in_parallel(16, [&](int i) -> unsigned {
+        try {
+            http_client writer(env.service.port());
+            return writer.put(user_path(id) + "/profile", json::value{{"writer", i}}).status;
+        } catch (const std::exception&) {
+            return 0;
+        }
+    });
+    BOOST_TEST(std::count(statuses.begin(), statuses.end(), 200u) == 16);
+    BOOST_TEST(sql_int(env.database.dsn(),
+                       "SELECT count(*) FROM profiles WHERE user_id = " + std::to_string(id)) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_deletes_of_one_user_give_one_204)
+{
+    http_client client(users::get().service.port());
+    std::int64_t id = int_member(create_user(client, unique_email("deleterace"), "D"), "id");
+    std::vector<unsigned> statuses = in_parallel(16, [&](int) -> unsigned {
+        try {
+            http_client deleter(users::get().service.port());
+            return deleter.del(user_path(id)).status;
+        } catch (const std::exception&) {
+            return 0;
+        }
+    });
+    BOOST_TEST(std::count(statuses.begin(), statuses.end(), 204u) == 1);
+    BOOST_TEST(std::count(statuses.begin(), statuses.end(), 404u) == 15);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(service_user_listing, *boost::unit_test::fixture<listing>())
@@ -637,6 +700,25 @@ BOOST_AUTO_TEST_CASE(users_listing_rejects_unknown_query_parameters)
         BOOST_TEST_CONTEXT("GET /users?" << query)
         {
             check_error(client.get("/users?" + query), 400, "bad_request");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(huge_page_numbers_are_refused_or_empty)
+{
+    // page * per_page overflows a 64-bit offset: a 400 or an empty page, never a 500.
+    http_client client(listing::get().service.port());
+    for (const std::string& target : std::vector<std::string>{
+             "/users?page=9223372036854775807&per_page=100", "/users?page=92233720368547759",
+             "/tags?page=9223372036854775807&per_page=100"}) {
+        http_response response = client.get(target);
+        BOOST_TEST_CONTEXT("GET " << target << ": " << response.describe())
+        {
+            BOOST_TEST((response.status == 200u || response.status == 400u));
+            if (response.status == 200u)
+                BOOST_TEST(response.json().at("items").as_array().empty());
+            else
+                check_error(response, 400, "bad_request");
         }
     }
 }
