@@ -85,13 +85,13 @@ asio::awaitable<void> demo(pgcoro::pool& pool)
         posts.push_back(p);
     }
     std::vector<Post> stored = co_await s.insert_many_returning(posts);
-    std::cout << "first post id " << boost::uuids::to_string(stored.front().id) << "\n";
+    std::cout << "first post id " << boost::uuids::to_string(stored.at(0).id) << "\n";
     expect(stored.size() == 3 && !stored.front().id.is_nil() && stored[0].id != stored[1].id, "post ids");
 
     // get / get_by
     std::optional<User> again = co_await s.get<User>(ann.id);
     std::cout << "get<User>(" << ann.id << "): " << (again ? again->name : "none")
-              << ", posts loaded: " << std::boolalpha << again->posts.loaded() << "\n";
+              << ", posts loaded: " << std::boolalpha << again.value().posts.loaded() << "\n";
     auto by_email = col(&User::email) == "user3@example.com";
     std::optional<User> carol = co_await s.get_by<User>(by_email);
     std::cout << "get_by email: " << (carol ? carol->name : "none") << "\n";
@@ -108,7 +108,7 @@ asio::awaitable<void> demo(pgcoro::pool& pool)
     std::cout << "Bobs: " << found.size() << " (count " << bob_count << ")\n";
     auto cards_query = pgcoro::select<User>().into<UserCard>().order_by(&User::id).limit(3);
     std::vector<UserCard> cards = co_await s.all(cards_query);
-    std::cout << "cards: " << cards.size() << ", first " << cards.front().name << "\n";
+    std::cout << "cards: " << cards.size() << ", first " << cards.at(0).name << "\n";
     expect(found.size() == 3 && bob_count == 3 && cards.size() == 3, "select results");
 
     // update (every column) and partial update (named columns); updated_at = now().
