@@ -174,6 +174,19 @@ BOOST_AUTO_TEST_CASE(transfer_with_a_missing_wallet_is_404)
     BOOST_TEST(wallet_balance(client, wallet) == 100);
 }
 
+// SERVICE BUG: a transfer from or to a soft-deleted user is accepted (201) and moves money,
+// though that user is 404 everywhere else (GET /users/{id}, its profile, PATCH).
+BOOST_AUTO_TEST_CASE(transfer_with_a_deleted_users_wallet_is_404)
+{
+    http_client client(transfers::get().service.port());
+    std::int64_t live = new_wallet(client, 100);
+    std::int64_t deleted = new_wallet(client, 100);
+    BOOST_TEST_REQUIRE(client.del("/users/" + std::to_string(deleted)).status == 204u);
+    check_error(client.post("/transfers", transfer_body(live, deleted, 10)), 404, "not_found");
+    check_error(client.post("/transfers", transfer_body(deleted, live, 10)), 404, "not_found");
+    BOOST_TEST(wallet_balance(client, live) == 100);
+}
+
 BOOST_AUTO_TEST_CASE(transfer_amount_must_be_1_to_1000000000)
 {
     http_client client(transfers::get().service.port());

@@ -382,6 +382,31 @@ BOOST_AUTO_TEST_CASE(deleting_a_deleted_or_unknown_user_is_404)
     check_error(client.del("/users/987654321"), 404, "not_found");
 }
 
+// SERVICE BUG: GET /users/{id}/wallet of a soft-deleted user answers 200 with the balance,
+// while GET /users/{id}, GET and PUT /users/{id}/profile and PATCH answer 404 for that user.
+BOOST_AUTO_TEST_CASE(wallet_of_a_deleted_user_is_404)
+{
+    http_client client(users::get().service.port());
+    std::int64_t id = int_member(create_user(client, unique_email("deletedwallet"), "D", 50), "id");
+    BOOST_TEST_REQUIRE(client.del(user_path(id)).status == 204u);
+    check_error(client.get(user_path(id) + "/profile"), 404, "not_found");
+    check_error(client.get(user_path(id) + "/wallet"), 404, "not_found");
+}
+
+// SERVICE BUG: GET /profiles?contains=... lists the profiles of soft-deleted users, whose
+// GET /users/{id}/profile is 404.
+BOOST_AUTO_TEST_CASE(profile_search_leaves_out_deleted_users)
+{
+    http_client client(users::get().service.port());
+    std::string marker = unique_email("deletedprofile");
+    std::int64_t id = int_member(create_user(client, unique_email("deletedprofile"), "D"), "id");
+    expect_json(client.put(user_path(id) + "/profile", json::value{{"gone", marker}}), 200);
+    BOOST_TEST_REQUIRE(client.del(user_path(id)).status == 204u);
+    std::string query = json::serialize(json::value{{"gone", marker}});
+    json::value found = expect_json(client.get("/profiles?contains=" + url_encode(query)), 200);
+    BOOST_TEST(found.at("items").as_array().empty(), json::serialize(found));
+}
+
 BOOST_AUTO_TEST_CASE(deleted_users_leave_the_listing)
 {
     http_client client(users::get().service.port());
