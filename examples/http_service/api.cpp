@@ -37,7 +37,7 @@ constexpr std::int64_t max_per_page = 100;
 constexpr std::int64_t max_page = 1'000'000;
 constexpr std::int64_t max_amount = 1'000'000'000;
 constexpr std::size_t max_tags = 10;
-constexpr std::size_t profile_search_limit = 100;
+constexpr std::int64_t profile_search_limit = 100;
 
 // ---- errors a handler raises on purpose --------------------------------------------------
 
@@ -267,6 +267,8 @@ public:
     query_params(const boost::urls::url_view& url, std::initializer_list<std::string_view> allowed)
     {
         for (auto param : url.params()) {
+            if (param.key.empty() && !param.has_value)
+                continue; // "/users?" or "a=1&&b=2": an empty query or an empty pair, not a parameter
             if (std::find(allowed.begin(), allowed.end(), param.key) == allowed.end())
                 bad_request("unknown query parameter '" + param.key.substr(0, 64) + "'");
             if (!values_.emplace(param.key, param.value).second)
@@ -539,7 +541,11 @@ asio::awaitable<response> get_wallet(context& c)
 {
     std::int64_t id = path_id(c.id, "user");
     auto s = co_await c.pool.session();
-    std::optional<Wallet> wallet = co_await s.get<Wallet>(id);
+    std::optional<Wallet> wallet =
+        co_await s.query_opt<Wallet>("SELECT w.user_id, w.balance FROM wallets w JOIN users u ON u.id = "
+                                     "w.user_id AND u.deleted_at IS NULL "
+                                     "WHERE w.user_id = $1",
+                                     id);
     if (!wallet)
         not_found("user " + std::to_string(id) + " has no wallet");
     co_return json_response(http::status::ok,
@@ -557,11 +563,13 @@ asio::awaitable<response> search_profiles(context& c)
     if (ec || !filter.is_object())
         bad_request("'contains' must be a JSON object");
     auto s = co_await c.pool.session();
-    auto query = pgcoro::select<Profile>()
-                     .where(col(&Profile::data).contains(filter))
-                     .order_by(&Profile::user_id)
-                     .limit(profile_search_limit);
-    std::vector<Profile> found = co_await s.all(query);
+    // Plain SQL for the join that leaves out soft-deleted users; `@>` is served by the GIN
+    // index on profiles.data.
+    std::int64_t limit = profile_search_limit;
+    std::vector<Profile> found = co_await s.query<Profile>(
+        "SELECT p.user_id, p.data FROM profiles p JOIN users u ON u.id = p.user_id AND u.deleted_at IS NULL "
+        "WHERE p.data @> $1::jsonb ORDER BY p.user_id LIMIT $2",
+        filter, limit);
     json::array items;
     for (const Profile& p : found)
         items.emplace_back(profile_json(p));
@@ -650,6 +658,10 @@ asio::awaitable<response> list_posts(context& c)
     auto before = params.get("before");
     if (after && before)
         bad_request("give 'after' or 'before', not both");
+    // pgcoro takes an empty cursor for the first page; over HTTP an emptied cursor is more
+    // likely a client bug than a wish to restart the walk.
+    if ((after && after->empty()) || (before && before->empty()))
+        bad_request("invalid cursor");
     auto request = pgcoro::keyset(limit).signing_key(c.options.signing_key);
     if (after)
         request = request.after(*after);
@@ -714,8 +726,12 @@ asio::awaitable<Transfer> transfer_unit(pgcoro::transaction& tx, Transfer transf
     // Both wallets locked in id order: two opposite transfers take the locks in the same
     // order and cannot deadlock.
     std::vector<std::int64_t> ids{transfer.from_user, transfer.to_user};
-    std::vector<Wallet> wallets = co_await tx.query<Wallet>(
-        "SELECT user_id, balance FROM wallets WHERE user_id = ANY($1) ORDER BY user_id FOR UPDATE", ids);
+    // A soft-deleted user's wallet is gone as far as the API is concerned.
+    std::vector<Wallet> wallets =
+        co_await tx.query<Wallet>("SELECT w.user_id, w.balance FROM wallets w JOIN users u ON u.id = "
+                                  "w.user_id AND u.deleted_at IS NULL "
+                                  "WHERE w.user_id = ANY($1) ORDER BY w.user_id FOR UPDATE OF w",
+                                  ids);
     auto from = std::find_if(wallets.begin(), wallets.end(),
                              [&](const Wallet& w) { return w.user_id == transfer.from_user; });
     auto to = std::find_if(wallets.begin(), wallets.end(),
@@ -902,7 +918,8 @@ asio::awaitable<response> api::dispatch(const request& req, route_match& route)
     route.name = matched->first;
     route.id = matched->second;
     context c{req, url, route.id, pool_, options_, metrics_};
-    const http::verb method = req.method();
+    // HEAD is GET without the body (handle() drops it), wherever GET is allowed.
+    const http::verb method = req.method() == http::verb::head ? http::verb::get : req.method();
     const std::string_view name = route.name;
 
     if (name == "/users") {
@@ -910,7 +927,7 @@ asio::awaitable<response> api::dispatch(const request& req, route_match& route)
             co_return co_await list_users(c);
         if (method == http::verb::post)
             co_return co_await create_user(c);
-        method_not_allowed("GET, POST");
+        method_not_allowed("GET, HEAD, POST");
     }
     if (name == "/users/{id}") {
         if (method == http::verb::get)
@@ -919,43 +936,43 @@ asio::awaitable<response> api::dispatch(const request& req, route_match& route)
             co_return co_await update_user(c);
         if (method == http::verb::delete_)
             co_return co_await delete_user(c);
-        method_not_allowed("GET, PATCH, DELETE");
+        method_not_allowed("GET, HEAD, PATCH, DELETE");
     }
     if (name == "/users/{id}/profile") {
         if (method == http::verb::get)
             co_return co_await get_profile(c);
         if (method == http::verb::put)
             co_return co_await replace_profile(c);
-        method_not_allowed("GET, PUT");
+        method_not_allowed("GET, HEAD, PUT");
     }
     if (name == "/users/{id}/wallet") {
         if (method == http::verb::get)
             co_return co_await get_wallet(c);
-        method_not_allowed("GET");
+        method_not_allowed("GET, HEAD");
     }
     if (name == "/posts") {
         if (method == http::verb::get)
             co_return co_await list_posts(c);
         if (method == http::verb::post)
             co_return co_await create_post(c);
-        method_not_allowed("GET, POST");
+        method_not_allowed("GET, HEAD, POST");
     }
     if (name == "/posts/{id}") {
         if (method == http::verb::get)
             co_return co_await get_post(c);
         if (method == http::verb::delete_)
             co_return co_await delete_post(c);
-        method_not_allowed("GET, DELETE");
+        method_not_allowed("GET, HEAD, DELETE");
     }
     if (name == "/tags") {
         if (method == http::verb::get)
             co_return co_await list_tags(c);
-        method_not_allowed("GET");
+        method_not_allowed("GET, HEAD");
     }
     if (name == "/profiles") {
         if (method == http::verb::get)
             co_return co_await search_profiles(c);
-        method_not_allowed("GET");
+        method_not_allowed("GET, HEAD");
     }
     if (name == "/transfers") {
         if (method == http::verb::post)
@@ -965,11 +982,11 @@ asio::awaitable<response> api::dispatch(const request& req, route_match& route)
     if (name == "/healthz") {
         if (method == http::verb::get)
             co_return co_await health(c);
-        method_not_allowed("GET");
+        method_not_allowed("GET, HEAD");
     }
     if (method == http::verb::get)
         co_return co_await metrics_text(c);
-    method_not_allowed("GET");
+    method_not_allowed("GET, HEAD");
 }
 
 asio::awaitable<response> api::handle(const request& req)
@@ -990,6 +1007,12 @@ asio::awaitable<response> api::handle(const request& req)
         std::cerr << "http_service: " << route.name << ": unexpected error: " << e.what() << '\n';
         res = error_response(http::status::internal_server_error, "internal", "internal error", req.version(),
                              req.keep_alive());
+    }
+    if (req.method() == http::verb::head) {
+        // RFC 9110 9.3.2: the same header as for GET, no body, whatever the status.
+        std::size_t length = res.body().size();
+        res.body().clear();
+        res.content_length(length);
     }
     metrics_.request_finished();
     metrics_.record(method_label(req.method()), route.name, res.result_int(),

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -176,11 +177,20 @@ void write_port_file(const std::string& path, unsigned short port)
     std::filesystem::rename(temporary, path);
 }
 
-asio::awaitable<void> run(asio::io_context& io, const options& o)
+/// What request handlers use. It outlives the io_context (see main): a handler still
+/// waiting on the database after the shutdown timeout is destroyed with the io_context,
+/// and must not find these gone first.
+struct shared_state {
+    std::optional<pgcoro::pool> pool;
+    service::metrics counters;
+    std::optional<service::api> api;
+};
+
+asio::awaitable<void> run(asio::io_context& io, const options& o, shared_state& state)
 {
     // Signals first: a SIGTERM during migrations is kept and handled once serving starts.
     asio::signal_set signals(io, SIGINT, SIGTERM);
-    pgcoro::pool pool(io.get_executor(), pool_options_for(o));
+    pgcoro::pool& pool = state.pool.emplace(io.get_executor(), pool_options_for(o));
 
     if (o.migrate) {
         pgcoro::migrator migrator(pgcoro::migration_set::from_directory(o.migrations));
@@ -197,8 +207,8 @@ asio::awaitable<void> run(asio::io_context& io, const options& o)
                   << '\n';
     }
 
-    service::metrics counters;
-    service::api api(pool, counters, service::api_options{.signing_key = o.signing_key});
+    service::metrics& counters = state.counters;
+    service::api& api = state.api.emplace(pool, counters, service::api_options{.signing_key = o.signing_key});
     service::server_options server_options;
     server_options.max_body_bytes = o.max_body_bytes;
     tcp::endpoint endpoint(asio::ip::make_address(o.host), o.port);
@@ -213,7 +223,9 @@ asio::awaitable<void> run(asio::io_context& io, const options& o)
     std::cerr << "http_service: " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down ("
               << counters.in_flight() << " request(s) in flight)\n";
     co_await server->shutdown(std::chrono::milliseconds(o.shutdown_timeout_ms));
-    co_await pool.close(std::chrono::seconds(5));
+    // Requests are done (or abandoned): the pool's wait is short. A lease still held by an
+    // abandoned handler is closed when it ends.
+    co_await pool.close(std::chrono::seconds(1));
     std::cerr << "http_service: stopped\n";
 }
 
@@ -222,9 +234,10 @@ asio::awaitable<void> run(asio::io_context& io, const options& o)
 int main(int argc, char** argv)
 {
     options o = parse(argc, argv);
-    asio::io_context io(static_cast<int>(o.threads));
+    shared_state state;                               // declared first: destroyed after io
+    asio::io_context io(static_cast<int>(o.threads)); // its destructor ends abandoned handlers
     int exit_code = 0;
-    asio::co_spawn(io, run(io, o), [&](std::exception_ptr e) {
+    asio::co_spawn(io, run(io, o, state), [&](std::exception_ptr e) {
         if (e) {
             try {
                 std::rethrow_exception(e);

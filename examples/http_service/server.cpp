@@ -222,7 +222,10 @@ asio::awaitable<void> server::shutdown(std::chrono::milliseconds timeout)
             boost::system::error_code ignored;
             c->stream.socket().close(ignored);
         });
-    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    // A handler waiting on the database does not notice its socket closing: give the rest a
+    // moment, then stop waiting. Whatever is still running never answers; its transaction
+    // never commits (the pool closes the connection, the server rolls back).
+    deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
     while (open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
         timer.expires_after(std::chrono::milliseconds(10));
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));

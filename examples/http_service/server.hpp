@@ -41,7 +41,8 @@ public:
 
     /// Graceful shutdown: stops accepting, closes idle keep-alive connections, lets requests
     /// in flight finish (their responses say `Connection: close`), then closes whatever is
-    /// still open after `timeout`. Completes when every connection has ended.
+    /// still open after `timeout`. Completes when every connection has ended, or at most
+    /// 500 ms after `timeout` (a handler stuck in the database does not see its socket close).
     boost::asio::awaitable<void> shutdown(std::chrono::milliseconds timeout);
 
 private:
