@@ -188,6 +188,19 @@ BOOST_AUTO_TEST_CASE(metrics_count_requests_by_route_and_status)
     BOOST_TEST(requests_total(after, not_found) - requests_total(before, not_found) == 1.0);
 }
 
+BOOST_AUTO_TEST_CASE(in_flight_gauge_counts_only_running_requests)
+{
+    http_client client(http_suite::get().service.port());
+    for (int i = 0; i < 5; ++i)
+        client.get(i % 2 ? "/healthz" : "/nope");
+    std::string metrics = client.get("/metrics").body;
+    const std::string name = "\nhttp_requests_in_flight ";
+    std::size_t at = metrics.find(name);
+    BOOST_TEST_REQUIRE(at != std::string::npos);
+    // Only the /metrics request itself is running.
+    BOOST_TEST(std::stod(metrics.substr(at + name.size())) <= 1.0, metrics.substr(at, 40));
+}
+
 BOOST_AUTO_TEST_CASE(metrics_label_routes_by_template_not_by_raw_path)
 {
     // A label per raw path would grow without bound (one series per user id or bad URL).

@@ -628,6 +628,11 @@ BOOST_AUTO_TEST_CASE(tags_listing_pages_with_totals)
     std::vector<std::string> expected =
         sql_texts(env.database.dsn(), "SELECT name FROM tags ORDER BY name OFFSET 7 LIMIT 7");
     BOOST_TEST(names == expected, boost::test_tools::per_element());
+    // A page size that leaves one tag over, whatever the suite created before.
+    std::string per_page = std::to_string(total - 1);
+    json::value last = expect_json(client.get("/tags?page=2&per_page=" + per_page), 200);
+    BOOST_TEST(int_member(last, "pages") == 2);
+    BOOST_TEST(last.at("items").as_array().size() == 1u);
     json::value first = expect_json(client.get("/tags"), 200);
     BOOST_TEST(int_member(first, "per_page") == 20);
     BOOST_TEST(int_member(first, "page") == 1);
