@@ -174,10 +174,8 @@ BOOST_AUTO_TEST_CASE(request_in_flight_at_sigterm_gets_its_response_with_connect
                        "SELECT balance FROM wallets WHERE user_id = " + std::to_string(scenario.to)) == 7);
 }
 
-// SERVICE BUG: with --shutdown-timeout-ms 1500 and a request blocked in the database, the
-// process exits about 11.5 s after SIGTERM: server::shutdown closes the busy connection's socket
-// (which does not wake a handler waiting on a statement) and waits 5 s more, then pool.close
-// waits up to 5 s for that connection.
+// A handler waiting on a statement is not woken by closing its socket: the shutdown must not
+// then wait for it (nor the pool's close for its connection) much past the timeout.
 BOOST_AUTO_TEST_CASE(request_still_running_at_the_shutdown_timeout_does_not_keep_the_process)
 {
     in_flight_transfer scenario("1500");

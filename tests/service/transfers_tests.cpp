@@ -174,8 +174,7 @@ BOOST_AUTO_TEST_CASE(transfer_with_a_missing_wallet_is_404)
     BOOST_TEST(wallet_balance(client, wallet) == 100);
 }
 
-// SERVICE BUG: a transfer from or to a soft-deleted user is accepted (201) and moves money,
-// though that user is 404 everywhere else (GET /users/{id}, its profile, PATCH).
+// A soft-deleted user is 404 everywhere (GET /users/{id}, its profile, PATCH): its wallet too.
 BOOST_AUTO_TEST_CASE(transfer_with_a_deleted_users_wallet_is_404)
 {
     http_client client(transfers::get().service.port());

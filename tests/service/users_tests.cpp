@@ -382,8 +382,7 @@ BOOST_AUTO_TEST_CASE(deleting_a_deleted_or_unknown_user_is_404)
     check_error(client.del("/users/987654321"), 404, "not_found");
 }
 
-// SERVICE BUG: GET /users/{id}/wallet of a soft-deleted user answers 200 with the balance,
-// while GET /users/{id}, GET and PUT /users/{id}/profile and PATCH answer 404 for that user.
+// Like GET /users/{id} and its profile: a soft-deleted user has no wallet to show.
 BOOST_AUTO_TEST_CASE(wallet_of_a_deleted_user_is_404)
 {
     http_client client(users::get().service.port());
@@ -393,8 +392,7 @@ BOOST_AUTO_TEST_CASE(wallet_of_a_deleted_user_is_404)
     check_error(client.get(user_path(id) + "/wallet"), 404, "not_found");
 }
 
-// SERVICE BUG: GET /profiles?contains=... lists the profiles of soft-deleted users, whose
-// GET /users/{id}/profile is 404.
+// The search must not list a profile whose GET /users/{id}/profile is 404.
 BOOST_AUTO_TEST_CASE(profile_search_leaves_out_deleted_users)
 {
     http_client client(users::get().service.port());
