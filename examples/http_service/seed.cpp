@@ -12,6 +12,9 @@ asio::awaitable<std::int64_t> seed_unit(pgcoro::transaction& tx, std::int64_t us
 {
     // Seeding twice (two service processes at once) must not double the data: the first
     // takes this lock, the second waits and then finds the users.
+    // Seeding is a batch job: the per-request statement_timeout (set on every pooled
+    // connection) must not cut it short. SET LOCAL ends with this transaction.
+    co_await tx.execute("SET LOCAL statement_timeout = 0");
     co_await tx.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE");
     std::int64_t existing = co_await tx.scalar<std::int64_t>("SELECT count(*) FROM users");
     if (existing > 0)
