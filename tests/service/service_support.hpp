@@ -195,7 +195,6 @@ struct http_response {
 
     /// The first value of `name` (any case), "" when absent.
     std::string header(std::string_view name) const;
-    bool has_header(std::string_view name) const;
     /// The body parsed as JSON; throws std::runtime_error with the body when it is not JSON.
     json::value json() const;
     /// "status 400, body ..." for messages.
