@@ -305,11 +305,11 @@ bool service_process::check_clean_exit(std::optional<int> status)
         BOOST_TEST(exited_zero,
                    "the service ended with " << (status ? describe_wait_status(*status) : "no exit"));
         clean = clean && exited_zero;
-        // SERVICE BUG: under ASan every exit of the service built from e1eec3c reports a
-        // heap-use-after-free: main.cpp keeps shared_state (and its pgcoro::pool) alive past the
-        // io_context, so ~pool (pool.cpp:714, pool_impl::shutdown cancelling its timer) runs on
-        // a timer whose service ~io_context already destroyed (main.cpp:186/262). Every case that
-        // stops a service fails here in the ASan build; the RelWithDebInfo build exits 0.
+        // SERVICE BUG: under ASan every exit of the service (as of 8913b17) reports a
+        // heap-use-after-free: main() declares shared_state (holding the pgcoro::pool) before the
+        // io_context, so ~pool (pool_impl::shutdown, src/pool.cpp:714, cancelling its timer) runs
+        // after ~io_context destroyed that timer's service. Every case that stops a service fails
+        // here in the ASan build; the RelWithDebInfo build exits 0.
         for (std::string_view report : {"AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
                                         "ThreadSanitizer", "runtime error:", "terminate called"}) {
             bool found = err.find(report) != std::string::npos || out.find(report) != std::string::npos;
