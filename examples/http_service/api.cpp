@@ -671,9 +671,13 @@ asio::awaitable<response> list_posts(context& c)
     auto [author_loader, tags_loader] = post_loaders();
     // created_at is std::optional in the model (the database fills it on insert), so paging
     // must say where NULLs go; NULLS FIRST is what a backward scan of the (created_at, id)
-    // index yields for DESC. The column is NOT NULL, so no row is ever NULL.
+    // index yields for DESC (the column is NOT NULL, so no row is ever NULL). The id is named
+    // DESC too: paging would otherwise append it ASC, an order the index cannot give, and
+    // every page would sort all the rows before its cursor.
     auto newest_first = pgcoro::desc(&Post::created_at).nulls_first();
-    auto query = pgcoro::select<Post>().order_by(newest_first).load(author_loader, tags_loader);
+    auto then_highest_id = pgcoro::desc(&Post::id);
+    auto query =
+        pgcoro::select<Post>().order_by(newest_first, then_highest_id).load(author_loader, tags_loader);
     if (params.get("author_id")) {
         std::int64_t author = params.integer("author_id", 1, std::numeric_limits<std::int64_t>::max(), 0);
         query = query.where(col(&Post::author_id) == author);

@@ -180,9 +180,11 @@ void write_port_file(const std::string& path, unsigned short port)
     std::filesystem::rename(temporary, path);
 }
 
-/// What request handlers use. It outlives the io_context (see main): a handler still
-/// waiting on the database after the shutdown timeout is destroyed with the io_context,
-/// and must not find these gone first.
+/// What request handlers use. It outlives every handler that runs (main joins the io
+/// threads before it is destroyed) and is destroyed before the io_context: the pool's
+/// destructor needs the io_context's services. A handler abandoned after the shutdown
+/// timeout is destroyed with the io_context without running again; its lease only needs the
+/// pool's shared state, which may outlive the pool object.
 struct shared_state {
     std::optional<pgcoro::pool> pool;
     service::metrics counters;
@@ -237,8 +239,8 @@ asio::awaitable<void> run(asio::io_context& io, const options& o, shared_state& 
 int main(int argc, char** argv)
 {
     options o = parse(argc, argv);
-    shared_state state;                               // declared first: destroyed after io
-    asio::io_context io(static_cast<int>(o.threads)); // its destructor ends abandoned handlers
+    asio::io_context io(static_cast<int>(o.threads)); // destroyed last: ends abandoned handlers
+    shared_state state;                               // destroyed before io, after the threads end
     int exit_code = 0;
     asio::co_spawn(io, run(io, o, state), [&](std::exception_ptr e) {
         if (e) {
