@@ -32,6 +32,8 @@
 
 #include <unistd.h>
 
+#include "example_main.hpp"
+
 namespace asio = boost::asio;
 
 namespace {
@@ -166,25 +168,11 @@ asio::awaitable<void> run(asio::any_io_executor io, std::string conninfo)
     std::cout << "done\n";
 }
 
-std::string conninfo_from(int argc, char** argv)
-{
-    if (argc >= 2)
-        return argv[1];
-    for (const char* name : {"PGCORO_TEST_DSN", "DATABASE_URL"})
-        if (const char* value = std::getenv(name); value && *value)
-            return value;
-    return {};
-}
-
 } // namespace
 
 int main(int argc, char** argv)
 {
-    const std::string conninfo = conninfo_from(argc, argv);
-    if (conninfo.empty()) {
-        std::cerr << "usage: 02_pool CONNINFO (or set PGCORO_TEST_DSN or DATABASE_URL)\n";
-        return 2;
-    }
+    const std::string conninfo = example::conninfo_from("02_pool", argc, argv);
     constexpr int threads = 4;
     asio::io_context io(threads);
     int status = 0; // read after the threads are joined

@@ -26,6 +26,7 @@
 
 #include <unistd.h>
 
+#include "example_main.hpp"
 #include "models.hpp"
 
 namespace asio = boost::asio;
@@ -214,37 +215,9 @@ asio::awaitable<void> run(std::string conninfo)
     std::cout << "done\n";
 }
 
-std::string conninfo_from(int argc, char** argv)
-{
-    if (argc >= 2)
-        return argv[1];
-    for (const char* name : {"PGCORO_TEST_DSN", "DATABASE_URL"})
-        if (const char* value = std::getenv(name); value && *value)
-            return value;
-    return {};
-}
-
 } // namespace
 
 int main(int argc, char** argv)
 {
-    const std::string conninfo = conninfo_from(argc, argv);
-    if (conninfo.empty()) {
-        std::cerr << "usage: 05_loading_and_paging CONNINFO (or set PGCORO_TEST_DSN or DATABASE_URL)\n";
-        return 2;
-    }
-    asio::io_context io;
-    int status = 0;
-    asio::co_spawn(io, run(conninfo), [&](std::exception_ptr failure) {
-        if (!failure)
-            return;
-        try {
-            std::rethrow_exception(failure);
-        } catch (const std::exception& e) {
-            std::cerr << "error: " << e.what() << "\n"; // pgcoro's messages never contain the password
-            status = 1;
-        }
-    });
-    io.run();
-    return status;
+    return example::run("05_loading_and_paging", argc, argv, run);
 }

@@ -27,6 +27,8 @@
 
 #include <unistd.h>
 
+#include "example_main.hpp"
+
 namespace asio = boost::asio;
 
 namespace {
@@ -145,25 +147,11 @@ void with_futures(asio::io_context& io, pgcoro::pool& pool, const std::string& t
         std::rethrow_exception(failure);
 }
 
-std::string conninfo_from(int argc, char** argv)
-{
-    if (argc >= 2)
-        return argv[1];
-    for (const char* name : {"PGCORO_TEST_DSN", "DATABASE_URL"})
-        if (const char* value = std::getenv(name); value && *value)
-            return value;
-    return {};
-}
-
 } // namespace
 
 int main(int argc, char** argv)
 {
-    const std::string conninfo = conninfo_from(argc, argv);
-    if (conninfo.empty()) {
-        std::cerr << "usage: 06_callbacks_and_futures CONNINFO (or set PGCORO_TEST_DSN or DATABASE_URL)\n";
-        return 2;
-    }
+    const std::string conninfo = example::conninfo_from("06_callbacks_and_futures", argc, argv);
     asio::io_context io;
     pgcoro::pool_options options;
     options.conninfo = conninfo;

@@ -18,6 +18,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <ranges>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -861,51 +862,80 @@ api::api(pgcoro::pool& pool, metrics& counters, api_options options)
 
 namespace {
 
-/// The route template a path belongs to, or nullopt.
-std::optional<std::pair<std::string_view, std::string>> match_path(const boost::urls::url_view& url)
+using handler = asio::awaitable<response> (*)(context&);
+
+/// One route and method. The route template is also the metrics label; `{id}` matches one
+/// non-empty path segment. HEAD is served wherever GET is (handle() drops the body).
+struct endpoint {
+    std::string_view route;
+    http::verb method;
+    handler run;
+};
+
+const endpoint endpoints[] = {
+    {"/users", http::verb::get, list_users},
+    {"/users", http::verb::post, create_user},
+    {"/users/{id}", http::verb::get, get_user},
+    {"/users/{id}", http::verb::patch, update_user},
+    {"/users/{id}", http::verb::delete_, delete_user},
+    {"/users/{id}/profile", http::verb::get, get_profile},
+    {"/users/{id}/profile", http::verb::put, replace_profile},
+    {"/users/{id}/wallet", http::verb::get, get_wallet},
+    {"/posts", http::verb::get, list_posts},
+    {"/posts", http::verb::post, create_post},
+    {"/posts/{id}", http::verb::get, get_post},
+    {"/posts/{id}", http::verb::delete_, delete_post},
+    {"/tags", http::verb::get, list_tags},
+    {"/profiles", http::verb::get, search_profiles},
+    {"/transfers", http::verb::post, create_transfer},
+    {"/healthz", http::verb::get, health},
+    {"/metrics", http::verb::get, metrics_text},
+};
+
+/// The route template the URL's path belongs to and its `{id}` segment, or nullopt.
+std::optional<std::pair<std::string_view, std::string>> match_route(const boost::urls::url_view& url)
 {
+    if (!url.is_path_absolute())
+        return std::nullopt;
     std::vector<std::string> parts;
     for (std::string segment : url.segments())
         parts.push_back(std::move(segment));
-    if (!url.is_path_absolute())
-        return std::nullopt;
-    auto is = [&](std::initializer_list<std::string_view> pattern) {
-        if (parts.size() != pattern.size())
-            return false;
+    for (const endpoint& e : endpoints) {
+        std::string id;
         std::size_t i = 0;
-        for (std::string_view p : pattern) {
-            if (p != "*" && p != parts[i])
-                return false;
-            if (p == "*" && parts[i].empty())
-                return false;
+        bool matches = true;
+        for (auto piece : std::views::split(e.route.substr(1), '/')) {
+            std::string_view pattern(piece.begin(), piece.end());
+            if (i >= parts.size() || parts[i].empty())
+                matches = false;
+            else if (pattern == "{id}")
+                id = parts[i];
+            else if (pattern != parts[i])
+                matches = false;
             ++i;
+            if (!matches)
+                break;
         }
-        return true;
-    };
-    using match = std::pair<std::string_view, std::string>;
-    if (is({"users"}))
-        return match{"/users", ""};
-    if (is({"users", "*"}))
-        return match{"/users/{id}", parts[1]};
-    if (is({"users", "*", "profile"}))
-        return match{"/users/{id}/profile", parts[1]};
-    if (is({"users", "*", "wallet"}))
-        return match{"/users/{id}/wallet", parts[1]};
-    if (is({"posts"}))
-        return match{"/posts", ""};
-    if (is({"posts", "*"}))
-        return match{"/posts/{id}", parts[1]};
-    if (is({"tags"}))
-        return match{"/tags", ""};
-    if (is({"profiles"}))
-        return match{"/profiles", ""};
-    if (is({"transfers"}))
-        return match{"/transfers", ""};
-    if (is({"healthz"}))
-        return match{"/healthz", ""};
-    if (is({"metrics"}))
-        return match{"/metrics", ""};
+        if (matches && i == parts.size())
+            return std::pair{e.route, id};
+    }
     return std::nullopt;
+}
+
+/// The Allow header of a route: its methods, HEAD after GET.
+std::string allowed_methods(std::string_view route)
+{
+    std::string allow;
+    for (const endpoint& e : endpoints) {
+        if (e.route != route)
+            continue;
+        if (!allow.empty())
+            allow += ", ";
+        allow += http::to_string(e.method);
+        if (e.method == http::verb::get)
+            allow += ", HEAD";
+    }
+    return allow;
 }
 
 } // namespace
@@ -916,81 +946,17 @@ asio::awaitable<response> api::dispatch(const request& req, route_match& route)
     if (!parsed)
         bad_request("malformed request target");
     boost::urls::url_view url = *parsed;
-    auto matched = match_path(url);
+    auto matched = match_route(url);
     if (!matched)
         not_found("no such resource");
     route.name = matched->first;
     route.id = matched->second;
     context c{req, url, route.id, pool_, options_, metrics_};
-    // HEAD is GET without the body (handle() drops it), wherever GET is allowed.
     const http::verb method = req.method() == http::verb::head ? http::verb::get : req.method();
-    const std::string_view name = route.name;
-
-    if (name == "/users") {
-        if (method == http::verb::get)
-            co_return co_await list_users(c);
-        if (method == http::verb::post)
-            co_return co_await create_user(c);
-        method_not_allowed("GET, HEAD, POST");
-    }
-    if (name == "/users/{id}") {
-        if (method == http::verb::get)
-            co_return co_await get_user(c);
-        if (method == http::verb::patch)
-            co_return co_await update_user(c);
-        if (method == http::verb::delete_)
-            co_return co_await delete_user(c);
-        method_not_allowed("GET, HEAD, PATCH, DELETE");
-    }
-    if (name == "/users/{id}/profile") {
-        if (method == http::verb::get)
-            co_return co_await get_profile(c);
-        if (method == http::verb::put)
-            co_return co_await replace_profile(c);
-        method_not_allowed("GET, HEAD, PUT");
-    }
-    if (name == "/users/{id}/wallet") {
-        if (method == http::verb::get)
-            co_return co_await get_wallet(c);
-        method_not_allowed("GET, HEAD");
-    }
-    if (name == "/posts") {
-        if (method == http::verb::get)
-            co_return co_await list_posts(c);
-        if (method == http::verb::post)
-            co_return co_await create_post(c);
-        method_not_allowed("GET, HEAD, POST");
-    }
-    if (name == "/posts/{id}") {
-        if (method == http::verb::get)
-            co_return co_await get_post(c);
-        if (method == http::verb::delete_)
-            co_return co_await delete_post(c);
-        method_not_allowed("GET, HEAD, DELETE");
-    }
-    if (name == "/tags") {
-        if (method == http::verb::get)
-            co_return co_await list_tags(c);
-        method_not_allowed("GET, HEAD");
-    }
-    if (name == "/profiles") {
-        if (method == http::verb::get)
-            co_return co_await search_profiles(c);
-        method_not_allowed("GET, HEAD");
-    }
-    if (name == "/transfers") {
-        if (method == http::verb::post)
-            co_return co_await create_transfer(c);
-        method_not_allowed("POST");
-    }
-    if (name == "/healthz") {
-        if (method == http::verb::get)
-            co_return co_await health(c);
-        method_not_allowed("GET, HEAD");
-    }
-    if (method == http::verb::get)
-        co_return co_await metrics_text(c);
-    method_not_allowed("GET, HEAD");
+    for (const endpoint& e : endpoints)
+        if (e.route == route.name && e.method == method)
+            co_return co_await e.run(c);
+    method_not_allowed(allowed_methods(route.name));
 }
 
 asio::awaitable<response> api::handle(const request& req)
