@@ -178,21 +178,28 @@ bool is_json_media_type(std::string_view content_type)
                       [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
 }
 
+/// The request body as a JSON object: 415 unless it is application/json, 400 unless it
+/// parses (the parser also refuses invalid UTF-8 and nesting deeper than 32) into an object.
+json::object json_object_body(const request& req, std::string_view not_an_object)
+{
+    if (!is_json_media_type(req[http::field::content_type]))
+        throw http_error(http::status::unsupported_media_type, "unsupported_media_type",
+                         "the body must be application/json");
+    boost::system::error_code ec;
+    json::value parsed = json::parse(req.body(), ec);
+    if (ec)
+        bad_request("malformed JSON: " + ec.message());
+    if (!parsed.is_object())
+        bad_request(std::string(not_an_object));
+    return std::move(parsed.as_object());
+}
+
 /// A request body that must be a JSON object with only the named fields.
 class json_body {
 public:
     json_body(const request& req, std::initializer_list<std::string_view> allowed)
+        : object_(json_object_body(req, "the body must be a JSON object"))
     {
-        if (!is_json_media_type(req[http::field::content_type]))
-            throw http_error(http::status::unsupported_media_type, "unsupported_media_type",
-                             "the body must be application/json");
-        boost::system::error_code ec;
-        json::value parsed = json::parse(req.body(), ec);
-        if (ec)
-            bad_request("malformed JSON: " + ec.message());
-        if (!parsed.is_object())
-            bad_request("the body must be a JSON object");
-        object_ = std::move(parsed.as_object());
         for (const auto& field : object_)
             if (std::find(allowed.begin(), allowed.end(), field.key()) == allowed.end())
                 bad_request("unknown field '" + printable(field.key()) + "'");
@@ -492,25 +499,10 @@ asio::awaitable<response> list_users(context& c)
     co_return json_response(http::status::ok, offset_page_json(page, user_json), c.req);
 }
 
-/// PUT /users/{id}/profile takes any object, so it parses without a field list.
-json::object profile_body(const request& req)
-{
-    if (!is_json_media_type(req[http::field::content_type]))
-        throw http_error(http::status::unsupported_media_type, "unsupported_media_type",
-                         "the body must be application/json");
-    boost::system::error_code ec;
-    json::value parsed = json::parse(req.body(), ec);
-    if (ec)
-        bad_request("malformed JSON: " + ec.message());
-    if (!parsed.is_object())
-        bad_request("a profile must be a JSON object");
-    return std::move(parsed.as_object());
-}
-
 asio::awaitable<response> replace_profile(context& c)
 {
     std::int64_t id = path_id(c.id, "user");
-    json::object data = profile_body(c.req);
+    json::object data = json_object_body(c.req, "a profile must be a JSON object"); // any fields
     auto s = co_await c.pool.session();
     Profile stored = co_await s.transaction([&](pgcoro::transaction& tx) -> asio::awaitable<Profile> {
         // FOR SHARE: the user cannot be deleted while its profile is written.
