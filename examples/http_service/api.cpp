@@ -783,15 +783,15 @@ json::object pool_json(const pgcoro::pool_stats& stats)
 asio::awaitable<response> health(context& c)
 {
     query_params params(c.url, {});
-    json::object out;
+    bool healthy = true;
     try {
         auto s = co_await c.pool.session();
         co_await s.with_timeout(c.options.health_timeout).execute("SELECT 1");
-        out = {{"status", "ok"}, {"pool", pool_json(c.pool.stats())}};
     } catch (const pgcoro::error&) {
-        out = {{"status", "unavailable"}, {"pool", pool_json(c.pool.stats())}};
+        healthy = false;
     }
-    if (out["status"] == "ok")
+    json::object out{{"status", healthy ? "ok" : "unavailable"}, {"pool", pool_json(c.pool.stats())}};
+    if (healthy)
         co_return json_response(http::status::ok, out, c.req);
     response res = json_response(http::status::service_unavailable, out, c.req);
     res.set(http::field::retry_after, "1");

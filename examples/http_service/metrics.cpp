@@ -13,13 +13,11 @@ void metrics::record(std::string_view method, std::string_view route, unsigned s
     while (bucket < bucket_bounds.size() && seconds > bucket_bounds[bucket])
         ++bucket;
     std::lock_guard lock(mutex_);
-    ++requests_[{std::string(method), std::string(route), status}];
-    auto it = durations_.find(route);
-    if (it == durations_.end())
-        it = durations_.emplace(std::string(route), histogram{}).first;
-    ++it->second.buckets[bucket];
-    it->second.sum_seconds += seconds;
-    ++it->second.count;
+    ++requests_[{method, route, status}];
+    histogram& h = durations_[route];
+    ++h.buckets[bucket];
+    h.sum_seconds += seconds;
+    ++h.count;
 }
 
 namespace {

@@ -19,7 +19,9 @@ namespace service {
 class metrics {
 public:
     /// Counts one finished request under its route template ("/users/{id}"), never the raw
-    /// path: raw paths would give every id its own time series.
+    /// path: raw paths would give every id its own time series. `method` and `route` must be
+    /// static strings (the api's endpoint table and literals): they are kept as views, so
+    /// counting a request allocates nothing once its series exists.
     void record(std::string_view method, std::string_view route, unsigned status,
                 std::chrono::nanoseconds elapsed);
 
@@ -43,9 +45,9 @@ private:
     // A mutex, not atomics per series: series appear at run time, and one lock per request
     // (held for a map lookup) is noise next to a database round trip.
     mutable std::mutex mutex_;
-    std::map<std::tuple<std::string, std::string, unsigned>, std::uint64_t>
-        requests_;                                            // method, route, status
-    std::map<std::string, histogram, std::less<>> durations_; // by route
+    std::map<std::tuple<std::string_view, std::string_view, unsigned>, std::uint64_t>
+        requests_;                                    // method, route, status
+    std::map<std::string_view, histogram> durations_; // by route
     std::atomic<std::int64_t> in_flight_{0};
 };
 
